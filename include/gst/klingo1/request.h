@@ -1,0 +1,97 @@
+/* gst-klingo1: a generation request and its validation
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  GST_KLINGO1_MODEL_IMAGE_TO_VIDEO,
+  GST_KLINGO1_MODEL_VIDEO_EDIT,
+  GST_KLINGO1_MODEL_VIDEO_EDIT_FAST,
+} GstKlingo1Model;
+
+typedef enum
+{
+  GST_KLINGO1_ASPECT_RATIO_UNSET,   /* not sent: the API picks from the image */
+  GST_KLINGO1_ASPECT_RATIO_16_9,
+  GST_KLINGO1_ASPECT_RATIO_9_16,
+  GST_KLINGO1_ASPECT_RATIO_1_1,
+} GstKlingo1AspectRatio;
+
+/* Documented limits (../shared/api/kling-o1-api.md, section 1.1-1.3). */
+#define GST_KLINGO1_PROMPT_MAX_CHARS      5000
+#define GST_KLINGO1_IMAGE_MAX_BYTES       (10 * 1024 * 1024)
+#define GST_KLINGO1_VIDEO_MAX_BYTES       (100 * 1024 * 1024)
+#define GST_KLINGO1_EDIT_MAX_IMAGES       4
+#define GST_KLINGO1_CALLBACK_URL_MAX_LEN  2048
+#define GST_KLINGO1_DEFAULT_DURATION      5
+
+/**
+ * GstKlingo1Request:
+ * @model: which of the three models
+ * @prompt: UTF-8 text, 1..5000 characters
+ * @images: (element-type utf8): ordered inputs; each an http(s) URL, a
+ *   file:// URI or a local path. image-to-video: 1 (first frame) or 2 (first,
+ *   last). video-edit*: 0..4 reference images.
+ * @video: the video to edit (URL, file:// URI or path); NULL for image-to-video
+ * @aspect_ratio: image-to-video only; UNSET sends nothing
+ * @duration: image-to-video only, seconds, 5 or 10; 0 means the default (5).
+ *   Must be 0 for the edit models.
+ * @keep_original_sound: edit models only (sent as keep_original_sound)
+ * @callback_url: optional https URL, NULL when unset
+ *
+ * A plain value. Inputs are kept as the user gave them; the job replaces local
+ * inputs with uploaded URLs in a copy before it is serialized.
+ */
+typedef struct
+{
+  GstKlingo1Model model;
+  gchar *prompt;
+  GPtrArray *images;
+  gchar *video;
+  GstKlingo1AspectRatio aspect_ratio;
+  guint duration;
+  gboolean keep_original_sound;
+  gchar *callback_url;
+} GstKlingo1Request;
+
+GstKlingo1Request *gst_klingo1_request_new (GstKlingo1Model model);
+GstKlingo1Request *gst_klingo1_request_copy (const GstKlingo1Request * req);
+void               gst_klingo1_request_free (GstKlingo1Request * req);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstKlingo1Request, gst_klingo1_request_free)
+
+const gchar *gst_klingo1_model_to_api_id (GstKlingo1Model model);
+gboolean     gst_klingo1_model_from_api_id (const gchar * id,
+                                            GstKlingo1Model * model);
+const gchar *gst_klingo1_aspect_ratio_to_string (GstKlingo1AspectRatio ar);
+gboolean     gst_klingo1_aspect_ratio_from_string (const gchar * s,
+                                                   GstKlingo1AspectRatio * ar);
+
+/* Checks every documented limit before anything is sent: prompt length,
+ * image/video counts per model, duration, aspect ratio, callback URL (https,
+ * <= 2048, no loopback/private literal host), and for local inputs existence,
+ * size (10 MB image, 100 MB video) and format judged by content (JPEG, PNG,
+ * WebP; MP4/MOV). Fails with GST_KLINGO1_ERROR_INVALID_REQUEST; the message
+ * names the field (prompt, images, video, duration, aspect-ratio, callback-url)
+ * and the limit, and the field is set with gst_klingo1_error_set_field(). */
+gboolean gst_klingo1_request_validate (const GstKlingo1Request * req,
+                                       GError ** error);
+
+/* The JSON body for POST /v1/videos/generations. All inputs must already be
+ * http(s) URLs. Sends only the fields documented for the model. */
+gchar   *gst_klingo1_request_to_json (const GstKlingo1Request * req);
+
+/* A lowercase hex SHA-256 identifying what would be generated: model, prompt,
+ * aspect ratio, duration, sound flag, and each input (local inputs by the
+ * SHA-256 of their contents, remote ones by URL). Never depends on the key.
+ * Reads local inputs: call it off the application thread. */
+gchar   *gst_klingo1_request_hash (const GstKlingo1Request * req,
+                                   GCancellable * cancellable,
+                                   GError ** error);
+
+G_END_DECLS
