@@ -1,1 +1,730 @@
-/* placeholder until this unit lands */
+/* gst-klingo1: a generation request and its validation
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Validation checks every limit of the API contract (kling-o1-api.md 1.1-1.3,
+ * 1.6) before anything is uploaded or billed, and names the element property
+ * at fault so the user knows what to change. Cheap checks (prompt, counts,
+ * duration, aspect ratio, callback URL) run before the ones that touch files.
+ */
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include <gst/klingo1/request.h>
+#include <gst/klingo1/input.h>
+#include <gst/klingo1/error.h>
+
+#define HASH_VERSION "klingo1-request-v1\n"
+
+static const gchar *const model_ids[] = {
+  [GST_KLINGO1_MODEL_IMAGE_TO_VIDEO] = "kling-o1-image-to-video",
+  [GST_KLINGO1_MODEL_VIDEO_EDIT] = "kling-o1-video-edit",
+  [GST_KLINGO1_MODEL_VIDEO_EDIT_FAST] = "kling-o1-video-edit-fast",
+};
+
+static const gchar *const aspect_strings[] = {
+  [GST_KLINGO1_ASPECT_RATIO_UNSET] = NULL,
+  [GST_KLINGO1_ASPECT_RATIO_16_9] = "16:9",
+  [GST_KLINGO1_ASPECT_RATIO_9_16] = "9:16",
+  [GST_KLINGO1_ASPECT_RATIO_1_1] = "1:1",
+};
+
+GstKlingo1Request *
+gst_klingo1_request_new (GstKlingo1Model model)
+{
+  GstKlingo1Request *req = g_new0 (GstKlingo1Request, 1);
+
+  req->model = model;
+  req->images = g_ptr_array_new_with_free_func (g_free);
+  req->aspect_ratio = GST_KLINGO1_ASPECT_RATIO_UNSET;
+  req->duration = 0;
+  /* The O1 pages state no default; O3 and the resellers default to keeping
+   * the sound, and dropping it silently would surprise more. */
+  req->keep_original_sound = TRUE;
+
+  return req;
+}
+
+GstKlingo1Request *
+gst_klingo1_request_copy (const GstKlingo1Request * req)
+{
+  GstKlingo1Request *copy;
+  guint i;
+
+  g_return_val_if_fail (req != NULL, NULL);
+
+  copy = gst_klingo1_request_new (req->model);
+  copy->prompt = g_strdup (req->prompt);
+  if (req->images != NULL) {
+    for (i = 0; i < req->images->len; i++)
+      g_ptr_array_add (copy->images,
+          g_strdup (g_ptr_array_index (req->images, i)));
+  }
+  copy->video = g_strdup (req->video);
+  copy->aspect_ratio = req->aspect_ratio;
+  copy->duration = req->duration;
+  copy->keep_original_sound = req->keep_original_sound;
+  copy->callback_url = g_strdup (req->callback_url);
+
+  return copy;
+}
+
+void
+gst_klingo1_request_free (GstKlingo1Request * req)
+{
+  if (req == NULL)
+    return;
+
+  g_free (req->prompt);
+  g_clear_pointer (&req->images, g_ptr_array_unref);
+  g_free (req->video);
+  g_free (req->callback_url);
+  g_free (req);
+}
+
+const gchar *
+gst_klingo1_model_to_api_id (GstKlingo1Model model)
+{
+  if ((guint) model >= G_N_ELEMENTS (model_ids))
+    return NULL;
+  return model_ids[model];
+}
+
+gboolean
+gst_klingo1_model_from_api_id (const gchar * id, GstKlingo1Model * model)
+{
+  guint i;
+
+  if (id == NULL)
+    return FALSE;
+
+  for (i = 0; i < G_N_ELEMENTS (model_ids); i++) {
+    if (strcmp (id, model_ids[i]) == 0) {
+      if (model != NULL)
+        *model = (GstKlingo1Model) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+const gchar *
+gst_klingo1_aspect_ratio_to_string (GstKlingo1AspectRatio ar)
+{
+  if ((guint) ar >= G_N_ELEMENTS (aspect_strings))
+    return NULL;
+  return aspect_strings[ar];
+}
+
+gboolean
+gst_klingo1_aspect_ratio_from_string (const gchar * s,
+    GstKlingo1AspectRatio * ar)
+{
+  guint i;
+
+  /* NULL is the unset value, so that to_string/from_string round-trip */
+  if (s == NULL) {
+    if (ar != NULL)
+      *ar = GST_KLINGO1_ASPECT_RATIO_UNSET;
+    return TRUE;
+  }
+
+  for (i = 0; i < G_N_ELEMENTS (aspect_strings); i++) {
+    if (aspect_strings[i] != NULL && strcmp (s, aspect_strings[i]) == 0) {
+      if (ar != NULL)
+        *ar = (GstKlingo1AspectRatio) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validation */
+
+static gboolean
+is_edit_model (GstKlingo1Model model)
+{
+  return model == GST_KLINGO1_MODEL_VIDEO_EDIT
+      || model == GST_KLINGO1_MODEL_VIDEO_EDIT_FAST;
+}
+
+static guint
+n_images (const GstKlingo1Request * req)
+{
+  return req->images != NULL ? req->images->len : 0;
+}
+
+/* The callback URL is optional; an empty string (a cleared property) counts
+ * as unset everywhere. */
+static const gchar *
+effective_callback (const GstKlingo1Request * req)
+{
+  if (req->callback_url == NULL || req->callback_url[0] == '\0')
+    return NULL;
+  return req->callback_url;
+}
+
+static guint
+effective_duration (const GstKlingo1Request * req)
+{
+  if (is_edit_model (req->model))
+    return 0;
+  return req->duration != 0 ? req->duration : GST_KLINGO1_DEFAULT_DURATION;
+}
+
+static void
+set_invalid (GError ** error, const gchar * field, const gchar * format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+set_invalid (GError ** error, const gchar * field, const gchar * format, ...)
+{
+  va_list args;
+  gchar *message;
+
+  if (error == NULL)
+    return;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  g_set_error_literal (error, GST_KLINGO1_ERROR,
+      GST_KLINGO1_ERROR_INVALID_REQUEST, message);
+  gst_klingo1_error_set_field (*error, field);
+  g_free (message);
+}
+
+static gboolean
+validate_prompt (const GstKlingo1Request * req, GError ** error)
+{
+  g_autofree gchar *trimmed = NULL;
+  glong n_chars;
+
+  if (req->prompt == NULL) {
+    set_invalid (error, "prompt", "prompt: required (1 to %d characters)",
+        GST_KLINGO1_PROMPT_MAX_CHARS);
+    return FALSE;
+  }
+
+  if (!g_utf8_validate (req->prompt, -1, NULL)) {
+    set_invalid (error, "prompt", "prompt: not valid UTF-8");
+    return FALSE;
+  }
+
+  trimmed = g_strstrip (g_strdup (req->prompt));
+  if (trimmed[0] == '\0') {
+    set_invalid (error, "prompt",
+        "prompt: empty or only whitespace, it must have 1 to %d characters",
+        GST_KLINGO1_PROMPT_MAX_CHARS);
+    return FALSE;
+  }
+
+  /* The limit is in characters, not bytes: count code points of the prompt
+   * as it will be sent (untrimmed). */
+  n_chars = g_utf8_strlen (req->prompt, -1);
+  if (n_chars > GST_KLINGO1_PROMPT_MAX_CHARS) {
+    set_invalid (error, "prompt", "prompt: %ld characters, the limit is %d",
+        n_chars, GST_KLINGO1_PROMPT_MAX_CHARS);
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+static gboolean
+validate_shape (const GstKlingo1Request * req, GError ** error)
+{
+  const gchar *model_id = gst_klingo1_model_to_api_id (req->model);
+  guint n = n_images (req);
+
+  if (model_id == NULL) {
+    set_invalid (error, "model", "model: unknown model %d; expected one of "
+        "kling-o1-image-to-video, kling-o1-video-edit, "
+        "kling-o1-video-edit-fast", (gint) req->model);
+    return FALSE;
+  }
+
+  if ((guint) req->aspect_ratio >= G_N_ELEMENTS (aspect_strings)) {
+    set_invalid (error, "aspect-ratio", "aspect-ratio: unknown value %d; "
+        "expected 16:9, 9:16 or 1:1", (gint) req->aspect_ratio);
+    return FALSE;
+  }
+
+  if (!is_edit_model (req->model)) {
+    if (n < 1 || n > 2) {
+      set_invalid (error, "images", "images: %s takes 1 or 2 images (first "
+          "frame, or first and last), got %u", model_id, n);
+      return FALSE;
+    }
+    if (req->video != NULL) {
+      set_invalid (error, "video", "video: %s takes no video (only the "
+          "video-edit models do)", model_id);
+      return FALSE;
+    }
+    if (req->duration != 0 && req->duration != 5 && req->duration != 10) {
+      set_invalid (error, "duration", "duration: %u s is not allowed; %s "
+          "takes 5 or 10", req->duration, model_id);
+      return FALSE;
+    }
+  } else {
+    if (req->video == NULL || req->video[0] == '\0') {
+      set_invalid (error, "video", "video: required for %s (exactly 1 video)",
+          model_id);
+      return FALSE;
+    }
+    if (n > GST_KLINGO1_EDIT_MAX_IMAGES) {
+      set_invalid (error, "images", "images: %s takes at most %d reference "
+          "images, got %u", model_id, GST_KLINGO1_EDIT_MAX_IMAGES, n);
+      return FALSE;
+    }
+    if (req->duration != 0) {
+      set_invalid (error, "duration", "duration: %s takes no duration (the "
+          "output follows the input video); it must be 0, got %u s",
+          model_id, req->duration);
+      return FALSE;
+    }
+    /* Documented for image-to-video only; one stored rendering of the edit
+     * page lists it, the others do not (contract section 2.3). Refuse rather
+     * than send a field the server may reject or ignore. */
+    if (req->aspect_ratio != GST_KLINGO1_ASPECT_RATIO_UNSET) {
+      set_invalid (error, "aspect-ratio", "aspect-ratio: only "
+          "kling-o1-image-to-video takes an aspect ratio, not %s", model_id);
+      return FALSE;
+    }
+  }
+
+  return TRUE;
+}
+
+static gboolean
+is_private_inet_address (GInetAddress * addr)
+{
+  const guint8 *bytes;
+
+  if (g_inet_address_get_is_loopback (addr)
+      || g_inet_address_get_is_site_local (addr)
+      || g_inet_address_get_is_link_local (addr)
+      || g_inet_address_get_is_any (addr))
+    return TRUE;
+
+  if (g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
+    return FALSE;
+
+  bytes = g_inet_address_to_bytes (addr);
+
+  /* fc00::/7 unique local addresses, the IPv6 counterpart of 10/8 etc. */
+  if ((bytes[0] & 0xfe) == 0xfc)
+    return TRUE;
+
+  /* ::ffff:a.b.c.d spells an IPv4 address; judge that one */
+  {
+    static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+      0xff, 0xff
+    };
+
+    if (memcmp (bytes, mapped_prefix, sizeof (mapped_prefix)) == 0) {
+      g_autoptr (GInetAddress) v4 =
+          g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
+
+      return is_private_inet_address (v4);
+    }
+  }
+
+  return FALSE;
+}
+
+static gboolean
+is_private_host (const gchar * host)
+{
+  g_autoptr (GInetAddress) addr = NULL;
+  g_autofree gchar *lower = g_ascii_strdown (host, -1);
+  gsize len = strlen (lower);
+
+  /* a trailing dot names the same host */
+  if (len > 0 && lower[len - 1] == '.')
+    lower[--len] = '\0';
+
+  if (strcmp (lower, "localhost") == 0 || g_str_has_suffix (lower,
+          ".localhost"))
+    return TRUE;
+
+  addr = g_inet_address_new_from_string (lower);
+  if (addr == NULL)
+    return FALSE;
+
+  return is_private_inet_address (addr);
+}
+
+static gboolean
+validate_callback (const GstKlingo1Request * req, GError ** error)
+{
+  const gchar *url = effective_callback (req);
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GError) parse_error = NULL;
+  const gchar *host;
+  gsize len;
+
+  if (url == NULL)
+    return TRUE;
+
+  len = strlen (url);
+  if (len > GST_KLINGO1_CALLBACK_URL_MAX_LEN) {
+    set_invalid (error, "callback-url", "callback-url: %" G_GSIZE_FORMAT
+        " characters, the limit is %d", len, GST_KLINGO1_CALLBACK_URL_MAX_LEN);
+    return FALSE;
+  }
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, &parse_error);
+  if (uri == NULL) {
+    set_invalid (error, "callback-url", "callback-url: must be https, and "
+        "a valid URL: %s", parse_error->message);
+    return FALSE;
+  }
+
+  if (g_ascii_strcasecmp (g_uri_get_scheme (uri), "https") != 0) {
+    set_invalid (error, "callback-url", "callback-url: must be https, got "
+        "%s://", g_uri_get_scheme (uri));
+    return FALSE;
+  }
+
+  host = g_uri_get_host (uri);
+  if (host == NULL || host[0] == '\0') {
+    set_invalid (error, "callback-url", "callback-url: must be https with "
+        "a host");
+    return FALSE;
+  }
+
+  if (is_private_host (host)) {
+    set_invalid (error, "callback-url", "callback-url: host %s is a "
+        "loopback or private address; the API only calls back public hosts "
+        "(not localhost, 127.x, 10.x, 172.16-31.x, 192.168.x, ::1)", host);
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+static gchar *
+format_mb (goffset bytes)
+{
+  return g_strdup_printf ("%.1f MB", bytes / (1024.0 * 1024.0));
+}
+
+/* @label is what the message starts with ("images[1]", "video"), @field the
+ * property set on the error. */
+static gboolean
+validate_input (const gchar * input, gboolean is_video, const gchar * label,
+    const gchar * field, GError ** error)
+{
+  g_autofree gchar *scheme = NULL;
+  g_autofree gchar *path = NULL;
+  g_autoptr (GFile) file = NULL;
+  g_autoptr (GFileInfo) info = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *size_str = NULL;
+  g_autofree gchar *limit_str = NULL;
+  GstKlingo1InputFormat format;
+  goffset size, limit;
+
+  if (input == NULL || input[0] == '\0') {
+    set_invalid (error, field, "%s: empty; expected an http(s) URL, a "
+        "file:// URI or a local path", label);
+    return FALSE;
+  }
+
+  if (gst_klingo1_input_is_remote (input)) {
+    g_autoptr (GUri) uri = g_uri_parse (input, G_URI_FLAGS_NONE, &err);
+    const gchar *host;
+
+    if (uri == NULL) {
+      set_invalid (error, field, "%s (%s): not a valid http(s) URL: %s",
+          label, input, err->message);
+      return FALSE;
+    }
+    host = g_uri_get_host (uri);
+    if (host == NULL || host[0] == '\0') {
+      set_invalid (error, field, "%s (%s): an http(s) URL needs a host",
+          label, input);
+      return FALSE;
+    }
+    /* Nothing more can be checked without fetching it; the server does. */
+    return TRUE;
+  }
+
+  /* Only http(s), file:// and plain paths are inputs; ftp://, data: and
+   * the like would be sent to a server that only fetches http(s). A
+   * one-letter "scheme" is a drive letter, not a scheme. */
+  scheme = g_uri_parse_scheme (input);
+  if (scheme != NULL && strlen (scheme) > 1
+      && g_ascii_strcasecmp (scheme, "file") != 0) {
+    set_invalid (error, field, "%s (%s): unsupported scheme %s:; expected an "
+        "http(s) URL, a file:// URI or a local path", label, input, scheme);
+    return FALSE;
+  }
+
+  path = gst_klingo1_input_get_local_path (input);
+  if (path == NULL) {
+    set_invalid (error, field, "%s (%s): not a valid file:// URI", label,
+        input);
+    return FALSE;
+  }
+
+  file = g_file_new_for_path (path);
+  info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_TYPE ","
+      G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE, NULL, &err);
+  if (info == NULL) {
+    if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+      set_invalid (error, field, "%s (%s): no such file", label, path);
+    else
+      set_invalid (error, field, "%s (%s): cannot be read: %s", label, path,
+          err->message);
+    return FALSE;
+  }
+
+  if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR) {
+    set_invalid (error, field, "%s (%s): not a regular file", label, path);
+    return FALSE;
+  }
+
+  size = g_file_info_get_size (info);
+  limit = is_video ? GST_KLINGO1_VIDEO_MAX_BYTES : GST_KLINGO1_IMAGE_MAX_BYTES;
+  if (size > limit) {
+    size_str = format_mb (size);
+    limit_str = format_mb (limit);
+    /* the byte counts tell 10.0 MB apart from 10.0 MB + 1 byte */
+    set_invalid (error, field, "%s (%s): %s (%" G_GOFFSET_FORMAT " bytes), "
+        "the limit is %d MB (%" G_GOFFSET_FORMAT " bytes)", label, path,
+        size_str, size, (gint) (limit / (1024 * 1024)), limit);
+    return FALSE;
+  }
+
+  format = gst_klingo1_input_sniff_file (path, &err);
+  if (err != NULL) {
+    set_invalid (error, field, "%s (%s): cannot be read: %s", label, path,
+        err->message);
+    return FALSE;
+  }
+
+  if (is_video) {
+    if (format != GST_KLINGO1_INPUT_FORMAT_MP4) {
+      set_invalid (error, field, "%s (%s): not an MP4 or MOV video (judged by "
+          "content)", label, path);
+      return FALSE;
+    }
+  } else if (format != GST_KLINGO1_INPUT_FORMAT_JPEG
+      && format != GST_KLINGO1_INPUT_FORMAT_PNG
+      && format != GST_KLINGO1_INPUT_FORMAT_WEBP) {
+    set_invalid (error, field, "%s (%s): not a JPEG, PNG or WebP image "
+        "(judged by content)", label, path);
+    return FALSE;
+  }
+
+  return TRUE;
+}
+
+gboolean
+gst_klingo1_request_validate (const GstKlingo1Request * req, GError ** error)
+{
+  guint i;
+
+  g_return_val_if_fail (req != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!validate_prompt (req, error))
+    return FALSE;
+  if (!validate_shape (req, error))
+    return FALSE;
+  if (!validate_callback (req, error))
+    return FALSE;
+
+  for (i = 0; i < n_images (req); i++) {
+    g_autofree gchar *label = g_strdup_printf ("images[%u]", i);
+
+    if (!validate_input (g_ptr_array_index (req->images, i), FALSE, label,
+            "images", error))
+      return FALSE;
+  }
+
+  if (req->video != NULL
+      && !validate_input (req->video, TRUE, "video", "video", error))
+    return FALSE;
+
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Serialization */
+
+gchar *
+gst_klingo1_request_to_json (const GstKlingo1Request * req)
+{
+  g_autoptr (JsonBuilder) builder = NULL;
+  g_autoptr (JsonGenerator) gen = NULL;
+  g_autoptr (JsonNode) root = NULL;
+  gboolean edit;
+  const gchar *callback;
+  guint i;
+
+  g_return_val_if_fail (req != NULL, NULL);
+  g_return_val_if_fail (gst_klingo1_model_to_api_id (req->model) != NULL,
+      NULL);
+  for (i = 0; i < n_images (req); i++)
+    g_return_val_if_fail (gst_klingo1_input_is_remote (g_ptr_array_index
+            (req->images, i)), NULL);
+  g_return_val_if_fail (req->video == NULL
+      || gst_klingo1_input_is_remote (req->video), NULL);
+
+  edit = is_edit_model (req->model);
+  callback = effective_callback (req);
+
+  builder = json_builder_new ();
+  json_builder_begin_object (builder);
+
+  json_builder_set_member_name (builder, "model");
+  json_builder_add_string_value (builder,
+      gst_klingo1_model_to_api_id (req->model));
+
+  json_builder_set_member_name (builder, "prompt");
+  json_builder_add_string_value (builder, req->prompt ? req->prompt : "");
+
+  /* The edit schema has minItems 1 for image_urls: omit it rather than send
+   * an empty array. image-to-video always has 1 or 2. */
+  if (!edit || n_images (req) > 0) {
+    json_builder_set_member_name (builder, "image_urls");
+    json_builder_begin_array (builder);
+    for (i = 0; i < n_images (req); i++)
+      json_builder_add_string_value (builder,
+          g_ptr_array_index (req->images, i));
+    json_builder_end_array (builder);
+  }
+
+  if (edit) {
+    json_builder_set_member_name (builder, "video_urls");
+    json_builder_begin_array (builder);
+    if (req->video != NULL)
+      json_builder_add_string_value (builder, req->video);
+    json_builder_end_array (builder);
+
+    json_builder_set_member_name (builder, "keep_original_sound");
+    json_builder_add_boolean_value (builder, req->keep_original_sound);
+  } else {
+    const gchar *aspect = gst_klingo1_aspect_ratio_to_string (req->aspect_ratio);
+
+    if (aspect != NULL) {
+      json_builder_set_member_name (builder, "aspect_ratio");
+      json_builder_add_string_value (builder, aspect);
+    }
+
+    /* Always explicit: the duration is what gets billed, so don't leave it
+     * to a server default that could change. */
+    json_builder_set_member_name (builder, "duration");
+    json_builder_add_int_value (builder, effective_duration (req));
+  }
+
+  if (callback != NULL) {
+    json_builder_set_member_name (builder, "callback_url");
+    json_builder_add_string_value (builder, callback);
+  }
+
+  json_builder_end_object (builder);
+
+  root = json_builder_get_root (builder);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+
+  return json_generator_to_data (gen, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hashing */
+
+/* Length-prefixed, so that no choice of prompt or URL can make two different
+ * requests produce the same canonical text. */
+static void
+append_field (GString * s, const gchar * name, const gchar * value)
+{
+  if (value == NULL) {
+    g_string_append_printf (s, "%s:-\n", name);
+    return;
+  }
+  g_string_append_printf (s, "%s:%" G_GSIZE_FORMAT ":%s\n", name,
+      strlen (value), value);
+}
+
+static gboolean
+append_input (GString * s, const gchar * name, const gchar * input,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *path = NULL;
+  g_autofree gchar *digest = NULL;
+
+  if (input == NULL) {
+    g_string_append_printf (s, "%s:-\n", name);
+    return TRUE;
+  }
+
+  if (gst_klingo1_input_is_remote (input)) {
+    g_string_append_printf (s, "%s:url:%" G_GSIZE_FORMAT ":%s\n", name,
+        strlen (input), input);
+    return TRUE;
+  }
+
+  /* Local inputs by content: renaming or moving a file, or giving it as a
+   * file:// URI instead of a path, must still find the cached clip; changing
+   * its bytes must not. */
+  path = gst_klingo1_input_get_local_path (input);
+  if (path == NULL) {
+    set_invalid (error, g_str_has_prefix (name, "video") ? "video" : "images",
+        "%s (%s): unsupported input; expected an http(s) URL, a file:// URI "
+        "or a local path", name, input);
+    return FALSE;
+  }
+
+  digest = gst_klingo1_input_hash_file (path, cancellable, error);
+  if (digest == NULL)
+    return FALSE;
+
+  g_string_append_printf (s, "%s:sha256:%s\n", name, digest);
+  return TRUE;
+}
+
+gchar *
+gst_klingo1_request_hash (const GstKlingo1Request * req,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GString) text = NULL;
+  g_autofree gchar *duration = NULL;
+  guint i;
+
+  g_return_val_if_fail (req != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  text = g_string_new (HASH_VERSION);
+  append_field (text, "model", gst_klingo1_model_to_api_id (req->model));
+  append_field (text, "prompt", req->prompt);
+  append_field (text, "aspect",
+      gst_klingo1_aspect_ratio_to_string (req->aspect_ratio));
+  /* effective: duration 0 and 5 generate the same clip */
+  duration = g_strdup_printf ("%u", effective_duration (req));
+  append_field (text, "duration", duration);
+  if (is_edit_model (req->model))
+    append_field (text, "keep_original_sound",
+        req->keep_original_sound ? "true" : "false");
+  append_field (text, "callback_url", effective_callback (req));
+
+  g_string_append_printf (text, "images:%u\n", n_images (req));
+  for (i = 0; i < n_images (req); i++) {
+    g_autofree gchar *name = g_strdup_printf ("images[%u]", i);
+
+    if (!append_input (text, name, g_ptr_array_index (req->images, i),
+            cancellable, error))
+      return NULL;
+  }
+  if (!append_input (text, "video", req->video, cancellable, error))
+    return NULL;
+
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, text->str,
+      text->len);
+}
