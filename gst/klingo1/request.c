@@ -437,11 +437,21 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
   if (gst_klingo1_input_is_remote (input)) {
     g_autoptr (GUri) uri = g_uri_parse (input, G_URI_FLAGS_NONE, &err);
     const gchar *host;
+    const gchar *c;
 
     if (uri == NULL) {
       set_invalid (error, field, "%s (%s): not a valid http(s) URL: %s",
           label, input, err->message);
       return FALSE;
+    }
+    /* GUri lets some of these through, but the server would not fetch the
+     * URL as meant */
+    for (c = input; *c != '\0'; c++) {
+      if (g_ascii_isspace (*c) || g_ascii_iscntrl (*c)) {
+        set_invalid (error, field, "%s (%s): spaces and control characters "
+            "must be percent-encoded in a URL", label, input);
+        return FALSE;
+      }
     }
     host = g_uri_get_host (uri);
     if (host == NULL || host[0] == '\0') {
