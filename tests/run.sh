@@ -8,4 +8,12 @@ build="${KLINGO1_BUILD_DIR:-$top/build}"
 . "$top/tests/deps.sh"
 klingo1_install_deps
 klingo1_build "$top" "$build"
-meson test -C "$build" --print-errorlogs "$@"
+set +e
+meson test -C "$build" --print-errorlogs "$@" 2>&1 | tee "$build/test-output.txt"
+rc=${PIPESTATUS[0]}
+set -e
+ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$build/test-output.txt" | tail -n 1)
+failed=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$build/test-output.txt" | tail -n 1)
+timeouts=$(sed -n 's/^Timeout: *\([0-9]*\).*/\1/p' "$build/test-output.txt" | tail -n 1)
+echo "${ok:-0} passed, $(( ${failed:-0} + ${timeouts:-0} )) failed"
+exit "$rc"
