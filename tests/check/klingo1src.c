@@ -309,12 +309,21 @@ GST_END_TEST;
 GST_START_TEST (test_bad_key)
 {
   Emulator *emu = emulator_start ("1", NULL);
-  g_autofree gchar *props = g_strdup_printf ("prompt=x "
-      "images=\"<https://example.com/a.jpg?x=1>\" cache-mode=disabled");
+  /* a URL with a query string, quoted inside the array as in gst-launch */
+  const gchar *props = "prompt=x "
+      "images=<\"https://example.com/a.jpg?x=1&y=2\"> cache-mode=disabled";
   Run *run = run_new (emu, props);
   const GstStructure *details;
   guint status = 0;
   g_autofree gchar *text = NULL;
+  GValue images = G_VALUE_INIT;
+
+  g_value_init (&images, GST_TYPE_ARRAY);
+  g_object_get_property (G_OBJECT (run->src), "images", &images);
+  fail_unless_equals_int (gst_value_array_get_size (&images), 1);
+  fail_unless_equals_string (g_value_get_string (gst_value_array_get_value
+          (&images, 0)), "https://example.com/a.jpg?x=1&y=2");
+  g_value_unset (&images);
 
   g_object_set (run->src, "api-key", "sk-wrong", NULL);
   run_play (run);
