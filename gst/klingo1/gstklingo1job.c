@@ -33,7 +33,7 @@ typedef struct
   GstKlingo1Client *client;
   GstKlingo1Store *store;
   GstKlingo1StoreEntry *entry;
-  gchar *key;                   /* store entry key, also the Idempotency-Key */
+  gchar *key;                   /* store entry key */
   GCancellable *cancellable;
 } Job;
 
@@ -198,8 +198,12 @@ resolve_input (Job * job, gchar ** input, GError ** error)
 }
 
 static gchar *
-create_task (Job * job, const gchar * idempotency_key, GError ** error)
+create_task (Job * job, GError ** error)
 {
+  /* One key per decision to create: the client's own retries of this call
+   * reuse it, while refresh or a new run after a forgotten task get a new
+   * task rather than a replay of the old one. */
+  g_autofree gchar *idempotency_key = g_uuid_string_random ();
   g_autoptr (GstKlingo1Request) resolved =
       gst_klingo1_request_copy (job->params->request);
   g_autoptr (GstKlingo1Task) task = NULL;
@@ -340,7 +344,7 @@ run_locked (Job * job, GstKlingo1JobResult * result, GError ** error)
     };
     emit (job, &event);
   } else {
-    task_id = create_task (job, job->key, error);
+    task_id = create_task (job, error);
     if (task_id == NULL)
       return FALSE;
   }
