@@ -327,6 +327,8 @@ run_locked (Job * job, GstKlingo1JobResult * result, GError ** error)
   if (job->entry && gst_klingo1_store_entry_has_clip (job->entry)) {
     result->clip_path =
         g_strdup (gst_klingo1_store_entry_get_clip_path (job->entry));
+    /* The journal outlives the download: the clip keeps its task id. */
+    result->task_id = gst_klingo1_store_entry_get_task_id (job->entry, NULL);
     emit_text (job, GST_KLINGO1_JOB_EVENT_CACHED, result->clip_path);
     return TRUE;
   }

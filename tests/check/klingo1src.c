@@ -454,6 +454,14 @@ GST_START_TEST (test_cache_and_attach)
   run_play (run);
   fail_if (run->error != NULL);
   fail_unless_equals_int (run->frames, 120);
+  {
+    gchar *tag_task_id = NULL;
+    fail_unless (run->tags != NULL);
+    fail_unless (gst_tag_list_get_string (run->tags, "klingo1-task-id",
+            &tag_task_id));
+    fail_unless_equals_string (tag_task_id, task_id);
+    g_free (tag_task_id);
+  }
   run_free (run);
   fail_unless_equals_int (emulator_stat (emu, "create_requests"), 1);
   fail_unless_equals_int (emulator_stat (emu, "polls"), polls);

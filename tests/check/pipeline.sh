@@ -47,3 +47,14 @@ for sound in true false; do
 done
 # the cache is disabled here, so every run uploads its inputs: 1 + 2 + 2
 expect_eq "uploads" "$(stat uploads)" 5
+
+# An input shorter than video-edit's 3-10 s window is accepted with a warning
+# that says how it will be billed.
+gst-launch-1.0 -q videotestsrc num-buffers=48 ! video/x-raw,width=160,height=120,framerate=24/1 \
+  ! x264enc speed-preset=ultrafast ! h264parse ! mp4mux ! filesink location="$work/short.mp4"
+gst-launch-1.0 klingo1src api-url="$url" files-url="$url" api-key="$key" \
+  model=video-edit video="$work/short.mp4" prompt="Short" poll-interval=0.1 \
+  cache-mode=disabled ! fakesink > "$work/short.log" 2>&1
+grep -q "WARNING.*billed as 3 s" "$work/short.log" || { cat "$work/short.log"; echo "FAIL: no billing warning"; exit 1; }
+grep -q "Got EOS" "$work/short.log" || { cat "$work/short.log"; echo "FAIL: short edit"; exit 1; }
+echo "ok: billing warning for a 2 s input"
