@@ -128,7 +128,8 @@ decode_image (GBytes * bytes, const char *tmpdir, GError ** error)
   g_autoptr (EmuImage) img = NULL;
   GstVideoInfo info;
   GstVideoFrame frame;
-  int y;
+  g_autofree char *why = NULL;
+  int i, y;
 
   path = write_temp (tmpdir, "image", bytes, error);
   if (path == NULL)
@@ -149,10 +150,17 @@ decode_image (GBytes * bytes, const char *tmpdir, GError ** error)
   g_object_set (src, "location", path, NULL);
 
   gst_element_set_state (pipeline, GST_STATE_PLAYING);
-  sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
-      30 * GST_SECOND);
+  /* Pull in short slices and look at the bus in between: a file that is
+   * not an image makes decodebin post an error but never EOS, and that
+   * should fail the task at once rather than after the full timeout. */
+  for (i = 0; i < 300 && sample == NULL; i++) {
+    sample = gst_app_sink_try_pull_sample (GST_APP_SINK (sink),
+        100 * GST_MSECOND);
+    if (sample == NULL && (gst_app_sink_is_eos (GST_APP_SINK (sink)) ||
+            (why = pop_bus_error (pipeline))))
+      break;
+  }
   if (sample == NULL) {
-    g_autofree char *why = pop_bus_error (pipeline);
 
     gst_element_set_state (pipeline, GST_STATE_NULL);
     g_unlink (path);
@@ -519,6 +527,13 @@ emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
     goto out;
   }
   vinfo = vstreams->data;
+  /* decodebin happily turns a JPEG into a one-frame "video"; the service
+   * wants an .mp4/.mov, so reject stills like a bad video. */
+  if (gst_discoverer_video_info_is_image (vinfo)) {
+    g_set_error (error, EMU_RENDER_ERROR, EMU_RENDER_ERROR_VIDEO,
+        "video_urls[0]: file is a still image, not a video");
+    goto out;
+  }
   in_w = gst_discoverer_video_info_get_width (vinfo);
   in_h = gst_discoverer_video_info_get_height (vinfo);
   if (in_w <= 0 || in_h <= 0) {
