@@ -242,14 +242,34 @@ create_task (Job * job, GError ** error)
   return g_strdup (task->id);
 }
 
-/* Polls until the task ends; returns the completed task. */
-static GstKlingo1Task *
-wait_for_task (Job * job, const gchar * task_id, GError ** error)
+/* Sleeps one poll interval, cut short by the deadline. */
+static gboolean
+wait_poll_interval (Job * job, const gchar * task_id, GError ** error)
 {
+  gdouble wait = job->params->poll_interval;
+
+  if (deadline_passed (job, task_id, error))
+    return FALSE;
+  if (job->params->deadline) {
+    gdouble left = (job->params->deadline - g_get_monotonic_time ()) / 1e6;
+    wait = MIN (wait, MAX (left, 0.0));
+  }
+  return gst_klingo1_sleep (wait, job->cancellable, error);
+}
+
+/* Polls until the task ends; returns the completed task. A task that was
+ * just created has nothing to report yet: its first read waits one interval
+ * (each read of an unfinished task costs the API a sync with its provider). */
+static GstKlingo1Task *
+wait_for_task (Job * job, const gchar * task_id, gboolean just_created,
+    GError ** error)
+{
+  if (just_created && !wait_poll_interval (job, task_id, error))
+    return NULL;
+
   while (TRUE) {
     g_autoptr (GstKlingo1Task) task = NULL;
     GstKlingo1JobEvent event = {.type = GST_KLINGO1_JOB_EVENT_POLLED };
-    gdouble wait = job->params->poll_interval;
 
     task = gst_klingo1_client_get_task (job->client, task_id, job->cancellable,
         error);
@@ -277,13 +297,7 @@ wait_for_task (Job * job, const gchar * task_id, GError ** error)
       return NULL;
     }
 
-    if (deadline_passed (job, task_id, error))
-      return NULL;
-    if (job->params->deadline) {
-      gdouble left = (job->params->deadline - g_get_monotonic_time ()) / 1e6;
-      wait = MIN (wait, MAX (left, 0.0));
-    }
-    if (!gst_klingo1_sleep (wait, job->cancellable, error))
+    if (!wait_poll_interval (job, task_id, error))
       return NULL;
   }
 }
@@ -323,6 +337,7 @@ run_locked (Job * job, GstKlingo1JobResult * result, GError ** error)
   g_autoptr (GstKlingo1Task) task = NULL;
   const gchar *dest;
   g_autofree gchar *tmp_path = NULL;
+  gboolean just_created;
 
   if (job->entry && gst_klingo1_store_entry_has_clip (job->entry)) {
     result->clip_path =
@@ -340,6 +355,7 @@ run_locked (Job * job, GstKlingo1JobResult * result, GError ** error)
     task_id = gst_klingo1_store_entry_get_task_id (job->entry, &journal_api);
   }
 
+  just_created = task_id == NULL;
   if (task_id) {
     GstKlingo1JobEvent event = {.type = GST_KLINGO1_JOB_EVENT_RESUMED,
       .task_id = task_id
@@ -352,7 +368,7 @@ run_locked (Job * job, GstKlingo1JobResult * result, GError ** error)
   }
   result->task_id = g_strdup (task_id);
 
-  task = wait_for_task (job, task_id, error);
+  task = wait_for_task (job, task_id, just_created, error);
   if (task == NULL) {
     forget_task (job, *error);
     return FALSE;

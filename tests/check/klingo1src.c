@@ -399,7 +399,7 @@ GST_START_TEST (test_state_changes_never_wait)
 {
   Emulator *emu = emulator_start ("60", NULL);
   g_autofree gchar *props = g_strdup_printf ("prompt=slow images=\"<%s>\" "
-      "cache-mode=disabled poll-interval=5", png);
+      "cache-mode=disabled poll-interval=3", png);
   Run *run = run_new (emu, props);
   gchar *status = NULL;
   gint64 t0;
@@ -411,7 +411,7 @@ GST_START_TEST (test_state_changes_never_wait)
   fail_unless (g_get_monotonic_time () - t0 < G_USEC_PER_SEC);
 
   /* wait until the task is being polled */
-  for (i = 0; i < 100 && emulator_stat (emu, "polls") == 0; i++)
+  for (i = 0; i < 200 && emulator_stat (emu, "polls") == 0; i++)
     g_usleep (50 * 1000);
   fail_unless (emulator_stat (emu, "polls") > 0);
   g_object_get (run->src, "status", &status, NULL);
