@@ -419,6 +419,87 @@ out:
   return result;
 }
 
+/* A reference image shown as a small framed thumbnail in the top right
+ * corner of every edited frame, so a test can see it was used. */
+typedef struct
+{
+  GstVideoInfo info;            /* of the RGB frames passing the probe */
+  int x0, y0, tw, th;
+  guint8 *rgb;                  /* tw * th * 3, tightly packed */
+} EmuOverlay;
+
+static EmuOverlay *
+overlay_new (const EmuImage * ref, int w, int h)
+{
+  EmuOverlay *ov = g_new0 (EmuOverlay, 1);
+  int x, y;
+
+  ov->tw = MAX (8, w / 4);
+  ov->th = MAX (8, (int) lround ((double) ov->tw * ref->height / ref->width));
+  if (ov->th > h / 3) {
+    ov->th = MAX (8, h / 3);
+    ov->tw = MAX (8, (int) lround ((double) ov->th * ref->width /
+            ref->height));
+  }
+  ov->tw = MIN (ov->tw, w - 6);
+  ov->th = MIN (ov->th, h - 6);
+  ov->x0 = w - ov->tw - 3;
+  ov->y0 = 3;
+  gst_video_info_set_format (&ov->info, GST_VIDEO_FORMAT_RGB, w, h);
+  ov->rgb = g_malloc ((gsize) ov->tw * ov->th * 3);
+  for (y = 0; y < ov->th; y++) {
+    for (x = 0; x < ov->tw; x++) {
+      double px[3];
+      guint8 *d = ov->rgb + ((gsize) y * ov->tw + x) * 3;
+      int c;
+
+      sample_bilinear (ref, (x + 0.5) * ref->width / ov->tw - 0.5,
+          (y + 0.5) * ref->height / ov->th - 0.5, px);
+      for (c = 0; c < 3; c++)
+        d[c] = (guint8) CLAMP (lround (px[c]), 0, 255);
+    }
+  }
+  return ov;
+}
+
+static void
+overlay_free (EmuOverlay * ov)
+{
+  g_free (ov->rgb);
+  g_free (ov);
+}
+
+static GstPadProbeReturn
+overlay_probe (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  EmuOverlay *ov = user_data;
+  GstBuffer *buf = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+  GstVideoFrame frame;
+  int x, y;
+
+  GST_PAD_PROBE_INFO_DATA (info) = buf;
+  if (!gst_video_frame_map (&frame, &ov->info, buf, GST_MAP_WRITE))
+    return GST_PAD_PROBE_OK;
+  /* 1 px white frame around the thumbnail, then the thumbnail itself */
+  for (y = ov->y0 - 1; y <= ov->y0 + ov->th; y++) {
+    guint8 *row = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
+        (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
+
+    for (x = ov->x0 - 1; x <= ov->x0 + ov->tw; x++) {
+      guint8 *d = row + x * 3;
+
+      if (y < ov->y0 || y >= ov->y0 + ov->th || x < ov->x0 ||
+          x >= ov->x0 + ov->tw)
+        memset (d, 255, 3);
+      else
+        memcpy (d, ov->rgb + ((gsize) (y - ov->y0) * ov->tw +
+                (x - ov->x0)) * 3, 3);
+    }
+  }
+  gst_video_frame_unmap (&frame);
+  return GST_PAD_PROBE_OK;
+}
+
 typedef struct
 {
   GstElement *pipeline;
@@ -481,9 +562,11 @@ pick_aac_encoder (void)
 }
 
 GBytes *
-emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
-    double *out_duration, GError ** error)
+emu_render_edit (GBytes * video, GBytes * ref_image, gboolean keep_sound,
+    const char *tmpdir, double *out_duration, GError ** error)
 {
+  g_autoptr (EmuImage) ref = NULL;
+  EmuOverlay *overlay = NULL;
   g_autofree char *in_path = NULL;
   g_autofree char *out_path = NULL;
   g_autofree char *uri = NULL;
@@ -500,6 +583,17 @@ emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
   EditLink link = { 0, };
   GBytes *result = NULL;
   int in_w, in_h, w, h;
+
+  if (ref_image) {
+    g_autoptr (GError) rerr = NULL;
+
+    ref = decode_image (ref_image, tmpdir, &rerr);
+    if (ref == NULL) {
+      g_set_error (error, EMU_RENDER_ERROR, rerr->code, "image_urls[0]: %s",
+          rerr->message);
+      return NULL;
+    }
+  }
 
   in_path = write_temp (tmpdir, "edit-in", video, error);
   if (in_path == NULL)
@@ -589,8 +683,10 @@ emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
    * easy for a test to detect. */
   vdesc = g_strdup_printf ("queue ! videoconvert ! videoscale ! "
       "video/x-raw,width=%d,height=%d,pixel-aspect-ratio=1/1 ! "
-      "videobalance hue=0.5 saturation=1.5 ! videoconvert ! "
-      "video/x-raw,format=I420 ! " EMU_H264_CHAIN " ! queue", w, h);
+      "videobalance hue=0.5 saturation=1.5 ! videoconvert ! %s"
+      "video/x-raw,format=I420 ! " EMU_H264_CHAIN " ! queue", w, h,
+      ref ? "video/x-raw,format=RGB ! identity name=overlay ! "
+      "videoconvert ! " : "");
   vbin = gst_parse_bin_from_description (vdesc, TRUE, &derr);
   if (vbin == NULL) {
     g_set_error (error, EMU_RENDER_ERROR, EMU_RENDER_ERROR_ENCODE,
@@ -598,6 +694,15 @@ emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
     goto out;
   }
   gst_bin_add (GST_BIN (pipeline), vbin);
+  if (ref) {
+    g_autoptr (GstElement) ident = gst_bin_get_by_name (GST_BIN (vbin),
+        "overlay");
+    g_autoptr (GstPad) ipad = gst_element_get_static_pad (ident, "src");
+
+    overlay = overlay_new (ref, w, h);
+    gst_pad_add_probe (ipad, GST_PAD_PROBE_TYPE_BUFFER, overlay_probe,
+        overlay, NULL);
+  }
   if (!gst_element_link_pads (vbin, "src", mux, "video_%u")) {
     g_set_error (error, EMU_RENDER_ERROR, EMU_RENDER_ERROR_ENCODE,
         "cannot link video encoder to mp4mux");
@@ -646,6 +751,9 @@ emu_render_edit (GBytes * video, gboolean keep_sound, const char *tmpdir,
   g_signal_handlers_disconnect_by_data (decodebin, &link);
 
 out:
+  /* the pipeline (and its probe) is stopped or never started by now */
+  g_clear_pointer (&pipeline, gst_object_unref);
+  g_clear_pointer (&overlay, overlay_free);
   gst_discoverer_stream_info_list_free (vstreams);
   gst_discoverer_stream_info_list_free (astreams);
   if (in_path)

@@ -30,9 +30,11 @@ GBytes *emu_render_i2v (GBytes ** images, guint n_images, const char *aspect,
     int duration, const char *tmpdir, GError ** error);
 
 /* Re-encodes @video with a visible colour change, keeping its length.
- * Audio is kept (as AAC) when @keep_sound is TRUE and the input has audio.
- * @out_duration receives the input duration in seconds. */
-GBytes *emu_render_edit (GBytes * video, gboolean keep_sound,
-    const char *tmpdir, double *out_duration, GError ** error);
+ * @ref_image (nullable) is shown as a small thumbnail in the top right
+ * corner.  Audio is kept (as AAC) when @keep_sound is TRUE and the input
+ * has audio.  @out_duration receives the input duration in seconds. */
+GBytes *emu_render_edit (GBytes * video, GBytes * ref_image,
+    gboolean keep_sound, const char *tmpdir, double *out_duration,
+    GError ** error);
 
 G_END_DECLS

@@ -640,17 +640,38 @@ render_task (gpointer data, gpointer user_data)
   } else {
     g_autoptr (GError) ferr = NULL;
     g_autoptr (GBytes) video = fetch_url (emu, t->video_url, &ferr);
+    g_autoptr (GBytes) ref = NULL;
 
     if (video == NULL) {
       err_code = g_strdup ("invalid_parameters");
       err_msg = g_strdup_printf ("Failed to fetch video_urls[0] (%s): %s "
           "(emulated)", t->video_url, ferr->message);
     } else {
-      mp4 = emu_render_edit (video, t->keep_sound, emu->tmpdir, &in_duration,
-          &error);
+      guint i;
+
+      /* Every reference must be fetchable, but only the first one is
+       * drawn (as a corner thumbnail). */
+      for (i = 0; i < t->image_urls->len && !err_code; i++) {
+        g_autoptr (GBytes) img = fetch_url (emu,
+            g_ptr_array_index (t->image_urls, i), &ferr);
+
+        if (img == NULL) {
+          err_code = g_strdup ("image_processing_error");
+          err_msg = g_strdup_printf ("Failed to fetch image_urls[%u] (%s): "
+              "%s (emulated)", i, (char *) g_ptr_array_index (t->image_urls,
+                  i), ferr->message);
+        } else if (i == 0) {
+          ref = g_steal_pointer (&img);
+        }
+      }
+    }
+    if (video && !err_code) {
+      mp4 = emu_render_edit (video, ref, t->keep_sound, emu->tmpdir,
+          &in_duration, &error);
       if (mp4 == NULL) {
         err_code = g_strdup (error->code == EMU_RENDER_ERROR_ENCODE ?
-            "service_error" : "invalid_parameters");
+            "service_error" : error->code == EMU_RENDER_ERROR_IMAGE ?
+            "image_processing_error" : "invalid_parameters");
         err_msg = g_strdup_printf ("%s (emulated)", error->message);
       }
     }
