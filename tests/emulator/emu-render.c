@@ -317,8 +317,10 @@ emu_render_i2v (GBytes ** images, guint n_images, const char *aspect,
   g_autoptr (GstElement) pipeline = NULL;
   g_autoptr (GstElement) src = NULL;
   g_autoptr (GstElement) sink = NULL;
+  g_autoptr (GstElement) mux = NULL;
   g_autoptr (GstCaps) caps = NULL;
   g_autofree char *out_path = NULL;
+  g_autofree char *fs_path = NULL;
   GstVideoInfo info;
   GBytes *result = NULL;
   int w, h, n_frames, i;
@@ -359,10 +361,16 @@ emu_render_i2v (GBytes ** images, guint n_images, const char *aspect,
   out_path = new_temp_path (tmpdir, "i2v-out", error);
   if (out_path == NULL)
     goto out;
+  /* mp4mux's fast-start scratch file would otherwise land in /tmp and
+   * outlive an emulator killed mid-render */
+  fs_path = new_temp_path (tmpdir, "i2v-faststart", error);
+  if (fs_path == NULL)
+    goto out;
 
   pipeline = gst_parse_launch ("appsrc name=src format=time block=true "
       "max-bytes=2000000 ! videoconvert ! video/x-raw,format=I420 ! "
-      EMU_H264_CHAIN " ! mp4mux faststart=true ! filesink name=sink", &perr);
+      EMU_H264_CHAIN " ! mp4mux name=mux faststart=true ! filesink name=sink",
+      &perr);
   if (pipeline == NULL) {
     g_set_error (error, EMU_RENDER_ERROR, EMU_RENDER_ERROR_ENCODE,
         "cannot build encoder: %s", perr->message);
@@ -371,7 +379,9 @@ emu_render_i2v (GBytes ** images, guint n_images, const char *aspect,
   gst_object_ref_sink (pipeline);
   src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  mux = gst_bin_get_by_name (GST_BIN (pipeline), "mux");
   g_object_set (sink, "location", out_path, NULL);
+  g_object_set (mux, "faststart-file", fs_path, NULL);
 
   gst_video_info_set_format (&info, GST_VIDEO_FORMAT_RGB, w, h);
   GST_VIDEO_INFO_FPS_N (&info) = EMU_FPS;
@@ -413,6 +423,8 @@ emu_render_i2v (GBytes ** images, guint n_images, const char *aspect,
 out:
   if (out_path)
     g_unlink (out_path);
+  if (fs_path)
+    g_unlink (fs_path);
   for (k = 0; k < 2; k++)
     if (imgs[k])
       emu_image_free (imgs[k]);
@@ -569,6 +581,7 @@ emu_render_edit (GBytes * video, GBytes * ref_image, gboolean keep_sound,
   EmuOverlay *overlay = NULL;
   g_autofree char *in_path = NULL;
   g_autofree char *out_path = NULL;
+  g_autofree char *fs_path = NULL;
   g_autofree char *uri = NULL;
   g_autoptr (GstDiscoverer) disc = NULL;
   g_autoptr (GstDiscovererInfo) dinfo = NULL;
@@ -655,6 +668,9 @@ emu_render_edit (GBytes * video, GBytes * ref_image, gboolean keep_sound,
   out_path = new_temp_path (tmpdir, "edit-out", error);
   if (out_path == NULL)
     goto out;
+  fs_path = new_temp_path (tmpdir, "edit-faststart", error);
+  if (fs_path == NULL)
+    goto out;
 
   pipeline = gst_pipeline_new ("edit");
   filesrc = gst_element_factory_make ("filesrc", NULL);
@@ -672,7 +688,7 @@ emu_render_edit (GBytes * video, GBytes * ref_image, gboolean keep_sound,
   }
   gst_object_ref_sink (pipeline);
   g_object_set (filesrc, "location", in_path, NULL);
-  g_object_set (mux, "faststart", TRUE, NULL);
+  g_object_set (mux, "faststart", TRUE, "faststart-file", fs_path, NULL);
   g_object_set (filesink, "location", out_path, NULL);
   gst_bin_add_many (GST_BIN (pipeline), filesrc, decodebin, mux, filesink,
       NULL);
@@ -760,5 +776,7 @@ out:
     g_unlink (in_path);
   if (out_path)
     g_unlink (out_path);
+  if (fs_path)
+    g_unlink (fs_path);
   return result;
 }
