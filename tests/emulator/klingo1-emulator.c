@@ -68,6 +68,9 @@ typedef struct
   int credits;
   EndMode end;
   char *fail_code;
+  /* [poll-http:NNNxK]: the next K polls answer HTTP NNN (main thread only) */
+  guint poll_fail_status;
+  guint poll_fail_left;
 
   /* Written by the render worker, read by handlers: under emu->lock */
   gboolean render_done;
@@ -1079,6 +1082,20 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
   } else
     t->end = END_COMPLETE;
 
+  {
+    g_autofree char *pf = find_marker (prompt, "poll-http");
+
+    if (pf) {
+      char *end = NULL;
+
+      t->poll_fail_status = (guint) g_ascii_strtoull (pf, &end, 10);
+      t->poll_fail_left = end && (*end == 'x' || *end == '*') ?
+          (guint) g_ascii_strtoull (end + 1, NULL, 10) : G_MAXUINT;
+      if (t->poll_fail_status < 400 || t->poll_fail_status > 599)
+        t->poll_fail_status = 0;
+    }
+  }
+
   g_mutex_lock (&emu->lock);
   g_hash_table_insert (emu->tasks, t->id, t);
   if (idem_key && *idem_key)
@@ -1114,6 +1131,12 @@ handle_task_query (Emulator * emu, SoupServerMessage * msg, const char *id)
   if (t == NULL) {
     reply_error (emu, msg, 404, "task_not_found", "Task not found or expired",
         "task_id");
+    return;
+  }
+  if (t->poll_fail_status && t->poll_fail_left > 0) {
+    if (t->poll_fail_left != G_MAXUINT)
+      t->poll_fail_left--;
+    reply_error (emu, msg, t->poll_fail_status, NULL, NULL, NULL);
     return;
   }
   reply_task (emu, msg, t);
