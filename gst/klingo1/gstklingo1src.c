@@ -96,14 +96,9 @@ struct _GstKlingo1Src
   gchar *api_key;
   gchar *api_url;
   gchar *files_url;
-  GstKlingo1Model model;
-  gchar *prompt;
-  GPtrArray *images;
-  gchar *video;
-  GstKlingo1AspectRatio aspect_ratio;
-  guint duration;
-  gboolean keep_original_sound;
-  gchar *callback_url;
+  /* model, prompt, images, video, aspect-ratio, duration (5 by default, as
+   * the property shows it), keep-original-sound, callback-url */
+  GstKlingo1Request *props;
   gchar *task_id;               /* set: attach to it; read: the current task */
   gboolean attach;              /* task-id was set by the user */
   gdouble poll_interval;
@@ -139,11 +134,20 @@ GST_ELEMENT_REGISTER_DEFINE (klingo1src, "klingo1src", GST_RANK_NONE,
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
     GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS ("video/quicktime"));
 
+static GType
+register_enum_once (gsize * type, const gchar * name,
+    const GEnumValue * values)
+{
+  if (g_once_init_enter (type))
+    g_once_init_leave (type, g_enum_register_static (name, values));
+  return *type;
+}
+
 #define GST_TYPE_KLINGO1_MODEL (gst_klingo1_model_get_type ())
 static GType
 gst_klingo1_model_get_type (void)
 {
-  static GType type = 0;
+  static gsize type = 0;
   static const GEnumValue values[] = {
     {GST_KLINGO1_MODEL_IMAGE_TO_VIDEO, "kling-o1-image-to-video: 1-2 images "
           "(first frame, or first and last) to a 5 or 10 s clip",
@@ -154,17 +158,14 @@ gst_klingo1_model_get_type (void)
           "6-20 s video, faster", "video-edit-fast"},
     {0, NULL, NULL}
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type, g_enum_register_static ("GstKlingo1Model",
-            values));
-  return type;
+  return register_enum_once (&type, "GstKlingo1Model", values);
 }
 
 #define GST_TYPE_KLINGO1_ASPECT_RATIO (gst_klingo1_aspect_ratio_get_type ())
 static GType
 gst_klingo1_aspect_ratio_get_type (void)
 {
-  static GType type = 0;
+  static gsize type = 0;
   static const GEnumValue values[] = {
     {GST_KLINGO1_ASPECT_RATIO_UNSET, "Not sent: the API follows the image",
         "auto"},
@@ -173,17 +174,14 @@ gst_klingo1_aspect_ratio_get_type (void)
     {GST_KLINGO1_ASPECT_RATIO_1_1, "1:1 square", "1:1"},
     {0, NULL, NULL}
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstKlingo1AspectRatio", values));
-  return type;
+  return register_enum_once (&type, "GstKlingo1AspectRatio", values);
 }
 
 #define GST_TYPE_KLINGO1_CACHE_MODE (gst_klingo1_cache_mode_get_type ())
 static GType
 gst_klingo1_cache_mode_get_type (void)
 {
-  static GType type = 0;
+  static gsize type = 0;
   static const GEnumValue values[] = {
     {GST_KLINGO1_CACHE_READ_WRITE, "Play cached clips, resume journaled tasks",
         "read-write"},
@@ -192,20 +190,16 @@ gst_klingo1_cache_mode_get_type (void)
     {GST_KLINGO1_CACHE_DISABLED, "No cache, no journal", "disabled"},
     {0, NULL, NULL}
   };
-  if (g_once_init_enter (&type))
-    g_once_init_leave (&type,
-        g_enum_register_static ("GstKlingo1CacheMode", values));
-  return type;
+  return register_enum_once (&type, "GstKlingo1CacheMode", values);
 }
 
 static void
 gst_klingo1_src_init (GstKlingo1Src * src)
 {
-  src->model = DEFAULT_MODEL;
-  src->images = g_ptr_array_new_with_free_func (g_free);
-  src->aspect_ratio = DEFAULT_ASPECT_RATIO;
-  src->duration = DEFAULT_DURATION;
-  src->keep_original_sound = DEFAULT_KEEP_SOUND;
+  src->props = gst_klingo1_request_new (DEFAULT_MODEL);
+  src->props->aspect_ratio = DEFAULT_ASPECT_RATIO;
+  src->props->duration = DEFAULT_DURATION;
+  src->props->keep_original_sound = DEFAULT_KEEP_SOUND;
   src->poll_interval = DEFAULT_POLL_INTERVAL;
   src->timeout = DEFAULT_TIMEOUT;
   src->cache_mode = DEFAULT_CACHE_MODE;
@@ -225,10 +219,7 @@ gst_klingo1_src_finalize (GObject * object)
   g_free (src->api_key);
   g_free (src->api_url);
   g_free (src->files_url);
-  g_free (src->prompt);
-  g_ptr_array_unref (src->images);
-  g_free (src->video);
-  g_free (src->callback_url);
+  gst_klingo1_request_free (src->props);
   g_free (src->task_id);
   g_free (src->cache_dir);
   g_free (src->status);
@@ -257,11 +248,11 @@ set_images (GstKlingo1Src * src, const GValue * value)
 {
   guint i, n = gst_value_array_get_size (value);
 
-  g_ptr_array_set_size (src->images, 0);
+  g_ptr_array_set_size (src->props->images, 0);
   for (i = 0; i < n; i++) {
     const GValue *v = gst_value_array_get_value (value, i);
     if (G_VALUE_HOLDS_STRING (v) && g_value_get_string (v))
-      g_ptr_array_add (src->images, g_value_dup_string (v));
+      g_ptr_array_add (src->props->images, g_value_dup_string (v));
   }
 }
 
@@ -295,29 +286,29 @@ gst_klingo1_src_set_property (GObject * object, guint prop_id,
       replace_string (&src->files_url, value);
       break;
     case PROP_MODEL:
-      src->model = g_value_get_enum (value);
+      src->props->model = g_value_get_enum (value);
       break;
     case PROP_PROMPT:
-      g_free (src->prompt);
-      src->prompt = g_value_dup_string (value);
+      g_free (src->props->prompt);
+      src->props->prompt = g_value_dup_string (value);
       break;
     case PROP_IMAGES:
       set_images (src, value);
       break;
     case PROP_VIDEO:
-      replace_string (&src->video, value);
+      replace_string (&src->props->video, value);
       break;
     case PROP_ASPECT_RATIO:
-      src->aspect_ratio = g_value_get_enum (value);
+      src->props->aspect_ratio = g_value_get_enum (value);
       break;
     case PROP_DURATION:
-      src->duration = g_value_get_uint (value);
+      src->props->duration = g_value_get_uint (value);
       break;
     case PROP_KEEP_ORIGINAL_SOUND:
-      src->keep_original_sound = g_value_get_boolean (value);
+      src->props->keep_original_sound = g_value_get_boolean (value);
       break;
     case PROP_CALLBACK_URL:
-      replace_string (&src->callback_url, value);
+      replace_string (&src->props->callback_url, value);
       break;
     case PROP_TASK_ID:
       replace_string (&src->task_id, value);
@@ -357,35 +348,35 @@ gst_klingo1_src_get_property (GObject * object, guint prop_id, GValue * value,
       g_value_set_string (value, src->files_url);
       break;
     case PROP_MODEL:
-      g_value_set_enum (value, src->model);
+      g_value_set_enum (value, src->props->model);
       break;
     case PROP_PROMPT:
-      g_value_set_string (value, src->prompt);
+      g_value_set_string (value, src->props->prompt);
       break;
     case PROP_IMAGES:{
       guint i;
-      for (i = 0; i < src->images->len; i++) {
+      for (i = 0; i < src->props->images->len; i++) {
         GValue v = G_VALUE_INIT;
         g_value_init (&v, G_TYPE_STRING);
-        g_value_set_string (&v, g_ptr_array_index (src->images, i));
+        g_value_set_string (&v, g_ptr_array_index (src->props->images, i));
         gst_value_array_append_and_take_value (value, &v);
       }
       break;
     }
     case PROP_VIDEO:
-      g_value_set_string (value, src->video);
+      g_value_set_string (value, src->props->video);
       break;
     case PROP_ASPECT_RATIO:
-      g_value_set_enum (value, src->aspect_ratio);
+      g_value_set_enum (value, src->props->aspect_ratio);
       break;
     case PROP_DURATION:
-      g_value_set_uint (value, src->duration);
+      g_value_set_uint (value, src->props->duration);
       break;
     case PROP_KEEP_ORIGINAL_SOUND:
-      g_value_set_boolean (value, src->keep_original_sound);
+      g_value_set_boolean (value, src->props->keep_original_sound);
       break;
     case PROP_CALLBACK_URL:
-      g_value_set_string (value, src->callback_url);
+      g_value_set_string (value, src->props->callback_url);
       break;
     case PROP_TASK_ID:
       g_value_set_string (value, src->task_id);
@@ -611,7 +602,6 @@ gst_klingo1_src_start (GstBaseSrc * bsrc)
   g_autoptr (GstKlingo1Request) req = NULL;
   GError *error = NULL;
   const gchar *env;
-  guint i;
 
   GST_OBJECT_LOCK (src);
   g_clear_pointer (&src->effective_key, g_free);
@@ -622,23 +612,12 @@ gst_klingo1_src_start (GstBaseSrc * bsrc)
   src->effective_files_url = g_strdup (src->files_url);
   src->effective_cache_mode = src->cache_mode;
 
-  req = gst_klingo1_request_new (src->model);
-  req->prompt = g_strdup (src->prompt);
-  for (i = 0; i < src->images->len; i++)
-    g_ptr_array_add (req->images, g_strdup (g_ptr_array_index (src->images,
-                i)));
-  req->video = g_strdup (src->video);
-  req->keep_original_sound = src->keep_original_sound;
-  req->callback_url = g_strdup (src->callback_url);
-  if (src->model == GST_KLINGO1_MODEL_IMAGE_TO_VIDEO) {
-    req->aspect_ratio = src->aspect_ratio;
-    req->duration = src->duration;
-  } else {
-    /* duration has a default for image-to-video; for the edit models the
-     * output follows the input, so only a duration set on purpose is wrong. */
-    req->aspect_ratio = src->aspect_ratio;
-    req->duration = src->duration == DEFAULT_DURATION ? 0 : src->duration;
-  }
+  req = gst_klingo1_request_copy (src->props);
+  /* duration has a default for image-to-video; for the edit models the
+   * output follows the input, so only a duration set on purpose is wrong. */
+  if (req->model != GST_KLINGO1_MODEL_IMAGE_TO_VIDEO
+      && req->duration == DEFAULT_DURATION)
+    req->duration = 0;
   GST_OBJECT_UNLOCK (src);
 
   if (src->effective_key == NULL && (env = g_getenv ("KLINGO1_API_KEY")) && *env)
@@ -753,7 +732,7 @@ send_tags (GstKlingo1Src * src)
         src->request->prompt, NULL);
   GST_OBJECT_LOCK (src);
   gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_MODEL,
-      gst_klingo1_model_to_api_id (src->model), NULL);
+      gst_klingo1_model_to_api_id (src->props->model), NULL);
   GST_OBJECT_UNLOCK (src);
   if (src->result.task_id)
     gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_TASK_ID,
