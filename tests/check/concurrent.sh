@@ -4,11 +4,7 @@
 emulator_start 2
 make_png "$work/first.png"
 
-launch () {
-  gst-launch-1.0 -q klingo1src api-url="$url" files-url="$url" api-key="$key" \
-    prompt="Together" images="<$work/first.png>" poll-interval=0.1 \
-    cache-dir="$work/cache" ! qtdemux ! fakesink
-}
+launch () { launch_cached "Together"; }
 
 launch & a=$!
 launch & b=$!

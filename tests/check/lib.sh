@@ -48,3 +48,11 @@ wait_stat () {
   echo "FAIL: $1 never reached $2" >&2
   exit 1
 }
+
+# launch_cached PROMPT: one image-to-video run of $work/first.png through the
+# cache in $work/cache, to qtdemux.
+launch_cached () {
+  gst-launch-1.0 -q klingo1src api-url="$url" files-url="$url" api-key="$key" \
+    prompt="$1" images="<$work/first.png>" poll-interval=0.1 \
+    cache-dir="$work/cache" ! qtdemux ! fakesink
+}

@@ -5,11 +5,7 @@
 emulator_start 3
 make_png "$work/first.png"
 
-launch () {
-  gst-launch-1.0 -q klingo1src api-url="$url" files-url="$url" api-key="$key" \
-    prompt="Resume me" images="<$work/first.png>" poll-interval=0.1 \
-    cache-dir="$work/cache" ! qtdemux ! fakesink
-}
+launch () { launch_cached "Resume me"; }
 
 launch &
 victim=$!
