@@ -498,6 +498,41 @@ GST_START_TEST (test_cache_and_attach)
 
 GST_END_TEST;
 
+/* Result links die (24 h on the real service, 1 s here): attaching to a task
+ * whose link expired fails clearly, naming the task. */
+GST_START_TEST (test_expired_link)
+{
+  Emulator *emu = emulator_start ("0.3", "--link-ttl=1");
+  g_autofree gchar *props = g_strdup_printf ("prompt=\"Expire\" "
+      "images=\"<%s>\" cache-mode=disabled", png);
+  g_autofree gchar *attach = NULL;
+  Run *run = run_new (emu, props);
+  gchar *task_id = NULL;
+  GError *err = NULL;
+
+  run_play (run);
+  fail_if (run->error != NULL);
+  g_object_get (run->src, "task-id", &task_id, NULL);
+  run_free (run);
+
+  g_usleep (1500 * 1000);
+  attach = g_strdup_printf ("task-id=%s cache-mode=disabled", task_id);
+  run = run_new (emu, attach);
+  run_play (run);
+  fail_unless_equals_string (gst_structure_get_string (error_details (run),
+          "task-id"), task_id);
+  gst_message_parse_error (run->error, &err, NULL);
+  fail_unless (g_error_matches (err, GST_RESOURCE_ERROR,
+          GST_RESOURCE_ERROR_NOT_FOUND), "%s", err->message);
+  g_error_free (err);
+  fail_unless_equals_int (emulator_stat (emu, "creates"), 1);
+  run_free (run);
+  g_free (task_id);
+  emulator_stop (emu);
+}
+
+GST_END_TEST;
+
 static void
 setup (void)
 {
@@ -531,6 +566,7 @@ klingo1src_suite (void)
   tcase_add_test (tc, test_failed_task);
   tcase_add_test (tc, test_state_changes_never_wait);
   tcase_add_test (tc, test_cache_and_attach);
+  tcase_add_test (tc, test_expired_link);
   return s;
 }
 
