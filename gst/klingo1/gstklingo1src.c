@@ -575,8 +575,8 @@ post_error (GstKlingo1Src * src, const GError * error)
   if (task_id && !gst_structure_has_field (details, "task-id"))
     gst_structure_set (details, "task-id", G_TYPE_STRING, task_id, NULL);
 
-  debug = g_strdup_printf ("%s error %d%s%s", g_quark_to_string (error->domain),
-      error->code, task_id ? ", task " : "", task_id ? task_id : "");
+  /* The details, readable by people who only see the debug text. */
+  debug = gst_structure_to_string (details);
   gst_element_message_full_with_details (GST_ELEMENT (src),
       GST_MESSAGE_ERROR, GST_RESOURCE_ERROR, code,
       g_strdup (error->message), debug, __FILE__, GST_FUNCTION, __LINE__,
