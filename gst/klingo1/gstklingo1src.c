@@ -211,6 +211,17 @@ gst_klingo1_src_init (GstKlingo1Src * src)
   gst_base_src_set_blocksize (GST_BASE_SRC (src), 64 * 1024);
 }
 
+/* What start() set up; also freed at finalize, since a start() that fails
+ * is not followed by stop(). */
+static void
+clear_started_state (GstKlingo1Src * src)
+{
+  g_clear_pointer (&src->request, gst_klingo1_request_free);
+  g_clear_pointer (&src->effective_key, g_free);
+  g_clear_pointer (&src->effective_api_url, g_free);
+  g_clear_pointer (&src->effective_files_url, g_free);
+}
+
 static void
 gst_klingo1_src_finalize (GObject * object)
 {
@@ -224,6 +235,7 @@ gst_klingo1_src_finalize (GObject * object)
   g_free (src->cache_dir);
   g_free (src->status);
   g_clear_object (&src->cancellable);
+  clear_started_state (src);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -603,10 +615,8 @@ gst_klingo1_src_start (GstBaseSrc * bsrc)
   GError *error = NULL;
   const gchar *env;
 
+  clear_started_state (src);
   GST_OBJECT_LOCK (src);
-  g_clear_pointer (&src->effective_key, g_free);
-  g_clear_pointer (&src->effective_api_url, g_free);
-  g_clear_pointer (&src->effective_files_url, g_free);
   src->effective_key = g_strdup (src->api_key);
   src->effective_api_url = g_strdup (src->api_url);
   src->effective_files_url = g_strdup (src->files_url);
@@ -650,7 +660,6 @@ gst_klingo1_src_start (GstBaseSrc * bsrc)
   if (!src->attach && !gst_klingo1_request_validate (req, &error))
     return fail_settings (src, error);
 
-  g_clear_pointer (&src->request, gst_klingo1_request_free);
   if (!src->attach)
     src->request = g_steal_pointer (&req);
 
@@ -673,10 +682,7 @@ gst_klingo1_src_stop (GstBaseSrc * bsrc)
   if (src->progress_started)
     post_progress (src, GST_PROGRESS_TYPE_CANCELED, "stop", "Stopped", -1);
   gst_klingo1_job_result_clear (&src->result);
-  g_clear_pointer (&src->request, gst_klingo1_request_free);
-  g_clear_pointer (&src->effective_key, g_free);
-  g_clear_pointer (&src->effective_api_url, g_free);
-  g_clear_pointer (&src->effective_files_url, g_free);
+  clear_started_state (src);
   return TRUE;
 }
 
