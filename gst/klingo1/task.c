@@ -10,6 +10,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include <math.h>
+
 #include <gst/klingo1/task.h>
 #include <gst/klingo1/error.h>
 
@@ -112,7 +114,8 @@ dup_code (JsonObject * obj, const gchar * name)
   if (type == G_TYPE_DOUBLE) {
     gdouble d = json_node_get_double (node);
 
-    if (d == (gdouble) (gint64) d)
+    /* Casting a double outside gint64's range is undefined: check first. */
+    if (fabs (d) < 9.0e18 && d == (gdouble) (gint64) d)
       return g_strdup_printf ("%" G_GINT64_FORMAT, (gint64) d);
     return g_strdup_printf ("%g", d);
   }
@@ -260,7 +263,7 @@ gst_klingo1_task_new_from_json (const gchar * data, gssize len,
     task->progress = (gint) v;
   }
 
-  if (get_number (obj, "created", &v) && v > 0)
+  if (get_number (obj, "created", &v) && v > 0 && v < 9.0e18)
     task->created = (gint64) v;
 
   task->estimated_time = -1;
