@@ -369,7 +369,6 @@ gboolean
 gst_klingo1_store_entry_lock (GstKlingo1StoreEntry * entry,
     GCancellable * cancellable, GError ** error)
 {
-  g_autoptr (GError) cancel_error = NULL;
   gboolean taken = FALSE;
   gboolean logged = FALSE;
 
