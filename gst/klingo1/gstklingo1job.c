@@ -197,13 +197,34 @@ resolve_input (Job * job, gchar ** input, GError ** error)
   return TRUE;
 }
 
+/* The Idempotency-Key of this create: the one recorded by a run that sent a
+ * create and never heard back, or a new one, recorded before anything is
+ * sent. One key per decision to create: the client's retries and a run after
+ * a crash reuse it, while refresh or a forgotten task start afresh. */
+static gchar *
+create_key (Job * job, GError ** error)
+{
+  gchar *key = job->entry ?
+      gst_klingo1_store_entry_get_create_key (job->entry) : NULL;
+
+  if (key) {
+    GST_INFO ("a create may have reached the API before; resending it with "
+        "the same Idempotency-Key");
+    return key;
+  }
+  key = g_uuid_string_random ();
+  if (job->entry && !gst_klingo1_store_entry_set_create_key (job->entry, key,
+          error)) {
+    g_free (key);
+    return NULL;
+  }
+  return key;
+}
+
 static gchar *
 create_task (Job * job, GError ** error)
 {
-  /* One key per decision to create: the client's own retries of this call
-   * reuse it, while refresh or a new run after a forgotten task get a new
-   * task rather than a replay of the old one. */
-  g_autofree gchar *idempotency_key = g_uuid_string_random ();
+  g_autofree gchar *idempotency_key = NULL;
   g_autoptr (GstKlingo1Request) resolved =
       gst_klingo1_request_copy (job->params->request);
   g_autoptr (GstKlingo1Task) task = NULL;
@@ -221,10 +242,18 @@ create_task (Job * job, GError ** error)
     return NULL;
 
   body = gst_klingo1_request_to_json (resolved);
+  idempotency_key = create_key (job, error);
+  if (idempotency_key == NULL)
+    return NULL;
   task = gst_klingo1_client_create_task (job->client, body, idempotency_key,
       job->cancellable, error);
-  if (task == NULL)
+  if (task == NULL) {
+    guint status = gst_klingo1_error_get_http_status (*error);
+    /* A 4xx answer means no task was made: the next try is a new create. */
+    if (job->entry && status >= 400 && status < 500)
+      gst_klingo1_store_entry_set_create_key (job->entry, NULL, NULL);
     return NULL;
+  }
 
   /* Journal first: if we die after this line, a re-run resumes this task. */
   if (job->entry && !gst_klingo1_store_entry_set_task_id (job->entry, task->id,

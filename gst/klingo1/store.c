@@ -48,6 +48,7 @@ struct _GstKlingo1StoreEntry
   gchar *dir;
   gchar *lock_path;
   gchar *journal_path;
+  gchar *create_key_path;
   gchar *part_path;
   gchar *clip_path;
 
@@ -256,6 +257,7 @@ gst_klingo1_store_open_entry (GstKlingo1Store * store, const gchar * key,
   entry = g_object_new (GST_TYPE_KLINGO1_STORE_ENTRY, NULL);
   entry->lock_path = g_build_filename (dir, "lock", NULL);
   entry->journal_path = g_build_filename (dir, "task.json", NULL);
+  entry->create_key_path = g_build_filename (dir, "create-key", NULL);
   entry->part_path = g_build_filename (dir, "clip.mp4.part", NULL);
   entry->clip_path = g_build_filename (dir, "clip.mp4", NULL);
   entry->dir = g_steal_pointer (&dir);
@@ -279,6 +281,7 @@ gst_klingo1_store_entry_finalize (GObject * object)
   g_free (self->dir);
   g_free (self->lock_path);
   g_free (self->journal_path);
+  g_free (self->create_key_path);
   g_free (self->part_path);
   g_free (self->clip_path);
 
@@ -479,6 +482,44 @@ gst_klingo1_store_entry_set_task_id (GstKlingo1StoreEntry * entry,
   return TRUE;
 }
 
+static gboolean
+remove_if_exists (const gchar * path, GError ** error)
+{
+  if (g_unlink (path) != 0 && errno != ENOENT) {
+    set_errno_error (error, errno, path, "cannot remove");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gchar *
+gst_klingo1_store_entry_get_create_key (GstKlingo1StoreEntry * entry)
+{
+  gchar *contents = NULL;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_STORE_ENTRY (entry), NULL);
+
+  if (!g_file_get_contents (entry->create_key_path, &contents, NULL, NULL))
+    return NULL;
+  g_strstrip (contents);
+  if (*contents == '\0' || !g_utf8_validate (contents, -1, NULL)) {
+    g_free (contents);
+    return NULL;
+  }
+  return contents;
+}
+
+gboolean
+gst_klingo1_store_entry_set_create_key (GstKlingo1StoreEntry * entry,
+    const gchar * key, GError ** error)
+{
+  g_return_val_if_fail (GST_IS_KLINGO1_STORE_ENTRY (entry), FALSE);
+
+  if (key == NULL || *key == '\0')
+    return remove_if_exists (entry->create_key_path, error);
+  return write_atomically (entry->create_key_path, key, error);
+}
+
 const gchar *
 gst_klingo1_store_entry_get_clip_path (GstKlingo1StoreEntry * entry)
 {
@@ -565,16 +606,6 @@ gst_klingo1_store_entry_commit_clip (GstKlingo1StoreEntry * entry,
   return TRUE;
 }
 
-static gboolean
-remove_if_exists (const gchar * path, GError ** error)
-{
-  if (g_unlink (path) != 0 && errno != ENOENT) {
-    set_errno_error (error, errno, path, "cannot remove");
-    return FALSE;
-  }
-  return TRUE;
-}
-
 gboolean
 gst_klingo1_store_entry_clear (GstKlingo1StoreEntry * entry, GError ** error)
 {
@@ -585,6 +616,7 @@ gst_klingo1_store_entry_clear (GstKlingo1StoreEntry * entry, GError ** error)
    * would resume the job we were asked to forget. The lock file stays, as
    * other processes may hold it open. */
   if (!remove_if_exists (entry->journal_path, error) ||
+      !remove_if_exists (entry->create_key_path, error) ||
       !remove_if_exists (entry->part_path, error) ||
       !remove_if_exists (entry->clip_path, error))
     return FALSE;

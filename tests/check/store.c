@@ -196,6 +196,37 @@ GST_START_TEST (test_journal_round_trip)
 
 GST_END_TEST;
 
+GST_START_TEST (test_create_key)
+{
+  g_autoptr (GstKlingo1Store) store = gst_klingo1_store_new (tmp_dir);
+  g_autoptr (GstKlingo1StoreEntry) entry = open_entry (store, KEY);
+  g_autoptr (GstKlingo1StoreEntry) again = NULL;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *key = NULL;
+
+  fail_unless (gst_klingo1_store_entry_get_create_key (entry) == NULL);
+  fail_unless (gst_klingo1_store_entry_set_create_key (entry, "k-1", &err));
+  fail_unless (err == NULL);
+
+  /* A re-run (a fresh entry) finds the key of the create in flight. */
+  again = open_entry (store, KEY);
+  key = gst_klingo1_store_entry_get_create_key (again);
+  fail_unless_equals_string (key, "k-1");
+  g_clear_pointer (&key, g_free);
+
+  /* NULL forgets it; forgetting twice is fine. */
+  fail_unless (gst_klingo1_store_entry_set_create_key (again, NULL, &err));
+  fail_unless (gst_klingo1_store_entry_set_create_key (again, NULL, &err));
+  fail_unless (gst_klingo1_store_entry_get_create_key (entry) == NULL);
+
+  /* clear (refresh) forgets it too. */
+  fail_unless (gst_klingo1_store_entry_set_create_key (entry, "k-2", &err));
+  fail_unless (gst_klingo1_store_entry_clear (entry, &err));
+  fail_unless (gst_klingo1_store_entry_get_create_key (again) == NULL);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_journal_corrupt)
 {
   g_autoptr (GstKlingo1Store) store = gst_klingo1_store_new (tmp_dir);
@@ -593,6 +624,7 @@ store_suite (void)
   tcase_add_test (tc, test_lazy_creation);
   tcase_add_test (tc, test_key_validation);
   tcase_add_test (tc, test_journal_round_trip);
+  tcase_add_test (tc, test_create_key);
   tcase_add_test (tc, test_journal_corrupt);
   tcase_add_test (tc, test_clip_commit_clear);
   tcase_add_test (tc, test_uploads);

@@ -1108,6 +1108,15 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
   if (t->end == END_COMPLETE)
     g_thread_pool_push (emu->pool, task_ref (t), NULL);
 
+  /* [lose-create-answer]: the task is made (and paid) but the client hears
+   * a gateway error, as when a proxy drops the answer. Only a replay of the
+   * same Idempotency-Key (answered above) gets the task back. */
+  if (strstr (prompt, "[lose-create-answer]")) {
+    reply_error (emu, msg, 502, "upstream_error",
+        "Upstream AI service unavailable", NULL);
+    return;
+  }
+
   reply_task (emu, msg, t);
 }
 

@@ -11,6 +11,7 @@ G_BEGIN_DECLS
  * Layout under the store directory (default $XDG_CACHE_HOME/klingo1):
  *   tasks/<request-hash>/lock       flock()ed while a process works on it
  *   tasks/<request-hash>/task.json  journal: {"task_id","api_url","created"}
+ *   tasks/<request-hash>/create-key Idempotency-Key of the create in flight
  *   tasks/<request-hash>/clip.mp4.part   download in progress
  *   tasks/<request-hash>/clip.mp4   the finished clip
  *   uploads/<content-sha256>.json   {"url","expires_at"} of an uploaded input
@@ -53,6 +54,17 @@ gboolean gst_klingo1_store_entry_set_task_id (GstKlingo1StoreEntry * entry,
                                               const gchar * task_id,
                                               const gchar * api_url,
                                               GError ** error);
+
+/* The Idempotency-Key of a create that is being or was sent, recorded
+ * durably before the request leaves (tasks/<key>/create-key). If the answer
+ * never arrives (crash, kill, cancel mid-request), the next run sends the
+ * same key, so the API answers with the task it already made instead of
+ * starting a second paid one. NULL when none. Setting NULL forgets it
+ * (the API refused the create outright, so no task exists). */
+gchar   *gst_klingo1_store_entry_get_create_key (GstKlingo1StoreEntry * entry);
+gboolean gst_klingo1_store_entry_set_create_key (GstKlingo1StoreEntry * entry,
+                                                 const gchar * key,
+                                                 GError ** error);
 
 /* Paths of the finished clip and of the download in progress. */
 const gchar *gst_klingo1_store_entry_get_clip_path (GstKlingo1StoreEntry * entry);
