@@ -33,7 +33,6 @@ typedef struct
   GstKlingo1Client *client;
   GstKlingo1Store *store;
   GstKlingo1StoreEntry *entry;
-  gchar *key;                   /* store entry key */
   GCancellable *cancellable;
 } Job;
 
@@ -448,13 +447,16 @@ gst_klingo1_job_run (const GstKlingo1JobParams * params,
 
   job.client = gst_klingo1_client_new (params->api_url, params->api_key,
       params->files_url);
-  job.key = entry_key (params, cancellable, error);
-  if (job.key == NULL)
-    goto done;
 
+  /* The key is only for the store: without it there is no reason to read
+   * (and hash) the local inputs here. */
   if (params->cache_mode != GST_KLINGO1_CACHE_DISABLED) {
+    g_autofree gchar *key = entry_key (params, cancellable, error);
+
+    if (key == NULL)
+      goto done;
     job.store = gst_klingo1_store_new (params->cache_dir);
-    job.entry = gst_klingo1_store_open_entry (job.store, job.key, error);
+    job.entry = gst_klingo1_store_open_entry (job.store, key, error);
     if (job.entry == NULL)
       goto done;
 
@@ -480,6 +482,5 @@ done:
   g_clear_object (&job.entry);
   g_clear_object (&job.store);
   g_clear_object (&job.client);
-  g_free (job.key);
   return ok;
 }
