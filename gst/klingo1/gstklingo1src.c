@@ -53,6 +53,7 @@
 
 #include "gstklingo1src.h"
 #include "gstklingo1job.h"
+#include "gstklingo1uri.h"
 
 GST_DEBUG_CATEGORY (gst_klingo1_src_debug);
 #define GST_CAT_DEFAULT gst_klingo1_src_debug
@@ -127,7 +128,9 @@ struct _GstKlingo1Src
 };
 
 #define gst_klingo1_src_parent_class parent_class
-G_DEFINE_TYPE (GstKlingo1Src, gst_klingo1_src, GST_TYPE_BASE_SRC);
+G_DEFINE_TYPE_WITH_CODE (GstKlingo1Src, gst_klingo1_src, GST_TYPE_BASE_SRC,
+    G_IMPLEMENT_INTERFACE (GST_TYPE_URI_HANDLER,
+        gst_klingo1_src_uri_handler_init));
 GST_ELEMENT_REGISTER_DEFINE (klingo1src, "klingo1src", GST_RANK_NONE,
     GST_TYPE_KLINGO1_SRC);
 
