@@ -298,63 +298,244 @@ validate_shape (const GstKlingo1Request * req, GError ** error)
   return TRUE;
 }
 
+/* Why a callback host cannot be a public server, as a phrase that follows
+ * "is" ("a loopback address"), or NULL when it can be. */
+
+/* One part of an IPv4 literal as inet_aton() and the WHATWG URL parser read
+ * it: 0x/0X hex, a leading 0 octal, else decimal. "0x" alone is 0 for WHATWG
+ * (glibc refuses it); accepting it here only refuses more. */
 static gboolean
-is_private_inet_address (GInetAddress * addr)
+parse_ipv4_part (const gchar * s, gsize len, guint64 * value)
 {
-  const guint8 *bytes;
+  guint base = 10;
+  guint64 v = 0;
+  gsize i = 0;
 
-  if (g_inet_address_get_is_loopback (addr)
-      || g_inet_address_get_is_site_local (addr)
-      || g_inet_address_get_is_link_local (addr)
-      || g_inet_address_get_is_any (addr))
-    return TRUE;
-
-  if (g_inet_address_get_family (addr) != G_SOCKET_FAMILY_IPV6)
+  if (len == 0)
     return FALSE;
-
-  bytes = g_inet_address_to_bytes (addr);
-
-  /* fc00::/7 unique local addresses, the IPv6 counterpart of 10/8 etc. */
-  if ((bytes[0] & 0xfe) == 0xfc)
-    return TRUE;
-
-  /* ::ffff:a.b.c.d spells an IPv4 address; judge that one */
-  {
-    static const guint8 mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-      0xff, 0xff
-    };
-
-    if (memcmp (bytes, mapped_prefix, sizeof (mapped_prefix)) == 0) {
-      g_autoptr (GInetAddress) v4 =
-          g_inet_address_new_from_bytes (bytes + 12, G_SOCKET_FAMILY_IPV4);
-
-      return is_private_inet_address (v4);
-    }
+  if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    i = 2;
+  } else if (len >= 2 && s[0] == '0') {
+    base = 8;
+    i = 1;
   }
 
-  return FALSE;
+  for (; i < len; i++) {
+    gint digit;
+
+    if (base == 16) {
+      digit = g_ascii_xdigit_value (s[i]);
+    } else {
+      digit = g_ascii_digit_value (s[i]);
+      if (digit >= (gint) base)
+        return FALSE;
+    }
+    if (digit < 0)
+      return FALSE;
+    v = v * base + digit;
+    /* larger than any part can be: stop before guint64 wraps */
+    if (v > G_MAXUINT32)
+      return FALSE;
+  }
+
+  *value = v;
+  return TRUE;
 }
 
+/* "a", "a.b", "a.b.c" or "a.b.c.d", the last part filling the bytes left
+ * (127.1 is 127.0.0.1, 2130706433 is 127.0.0.1 too): what getaddrinfo()
+ * resolves and what a server's URL parser connects to. */
 static gboolean
-is_private_host (const gchar * host)
+parse_ipv4_literal (const gchar * host, guint8 addr[4])
 {
-  g_autoptr (GInetAddress) addr = NULL;
-  g_autofree gchar *lower = g_ascii_strdown (host, -1);
-  gsize len = strlen (lower);
+  g_auto (GStrv) parts = g_strsplit (host, ".", -1);
+  guint n = g_strv_length (parts);
+  guint64 values[4];
+  guint64 last_max;
+  guint32 v = 0;
+  guint i;
 
-  /* a trailing dot names the same host */
-  if (len > 0 && lower[len - 1] == '.')
-    lower[--len] = '\0';
-
-  if (strcmp (lower, "localhost") == 0 || g_str_has_suffix (lower,
-          ".localhost"))
-    return TRUE;
-
-  addr = g_inet_address_new_from_string (lower);
-  if (addr == NULL)
+  if (n < 1 || n > 4)
     return FALSE;
 
-  return is_private_inet_address (addr);
+  for (i = 0; i < n; i++) {
+    if (!parse_ipv4_part (parts[i], strlen (parts[i]), &values[i]))
+      return FALSE;
+    if (i < n - 1 && values[i] > 0xff)
+      return FALSE;
+  }
+
+  last_max = G_MAXUINT32 >> (8 * (n - 1));
+  if (values[n - 1] > last_max)
+    return FALSE;
+
+  for (i = 0; i < n - 1; i++)
+    v |= (guint32) values[i] << (24 - 8 * i);
+  v |= (guint32) values[n - 1];
+
+  addr[0] = v >> 24;
+  addr[1] = (v >> 16) & 0xff;
+  addr[2] = (v >> 8) & 0xff;
+  addr[3] = v & 0xff;
+  return TRUE;
+}
+
+/* The WHATWG rule: a host whose last label is a number is an IPv4 address or
+ * invalid, never a name (no top-level domain is numeric). */
+static gboolean
+ends_in_number (const gchar * host)
+{
+  const gchar *last = strrchr (host, '.');
+  const gchar *p;
+
+  last = last != NULL ? last + 1 : host;
+  if (*last == '\0')
+    return FALSE;
+
+  if (last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+    for (p = last + 2; *p != '\0'; p++) {
+      if (!g_ascii_isxdigit (*p))
+        return FALSE;
+    }
+    return TRUE;
+  }
+
+  for (p = last; *p != '\0'; p++) {
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+static const gchar *
+ipv4_refusal (const guint8 a[4])
+{
+  if (a[0] == 0 && a[1] == 0 && a[2] == 0 && a[3] == 0)
+    return "the unspecified address";
+  if (a[0] == 0)
+    return "a this-network address (0.0.0.0/8)";
+  if (a[0] == 127)
+    return "a loopback address";
+  if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16)
+      || (a[0] == 192 && a[1] == 168))
+    return "a private address";
+  if (a[0] == 169 && a[1] == 254)
+    return "a link-local address";
+  if (a[0] == 100 && (a[1] & 0xc0) == 64)
+    return "a shared address (carrier-grade NAT, 100.64.0.0/10)";
+  if ((a[0] & 0xf0) == 224)
+    return "a multicast address";
+  if (a[0] == 255 && a[1] == 255 && a[2] == 255 && a[3] == 255)
+    return "the broadcast address";
+  if ((a[0] & 0xf0) == 240)
+    return "a reserved address (240.0.0.0/4)";
+  return NULL;
+}
+
+/* IPv6 prefixes (96 bits) that carry an IPv4 address in the last 32 bits:
+ * IPv4-mapped (::ffff:0:0/96), IPv4-compatible (::/96, deprecated but still
+ * routed to the IPv4 host by some stacks) and the NAT64 well-known prefix
+ * (64:ff9b::/96). A connection to them reaches the embedded IPv4 host. */
+static gboolean
+ipv6_embeds_ipv4 (const guint8 b[16])
+{
+  static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff,
+    0xff
+  };
+  static const guint8 compat[12] = { 0 };
+  static const guint8 nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0,
+    0, 0
+  };
+
+  return memcmp (b, mapped, 12) == 0 || memcmp (b, compat, 12) == 0
+      || memcmp (b, nat64, 12) == 0;
+}
+
+static const gchar *
+ipv6_refusal (const guint8 b[16], gchar ** embedded)
+{
+  static const guint8 loopback[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 1
+  };
+  static const guint8 any[16] = { 0 };
+
+  /* :: and ::1 lie inside the IPv4-compatible prefix: judge them first */
+  if (memcmp (b, any, 16) == 0)
+    return "the unspecified address";
+  if (memcmp (b, loopback, 16) == 0)
+    return "a loopback address";
+
+  if (ipv6_embeds_ipv4 (b)) {
+    const gchar *why = ipv4_refusal (b + 12);
+
+    if (why != NULL)
+      *embedded = g_strdup_printf ("%u.%u.%u.%u", b[12], b[13], b[14], b[15]);
+    return why;
+  }
+
+  if (b[0] == 0xff)
+    return "a multicast address";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+    return "a link-local address";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0)
+    return "a site-local address";
+  if ((b[0] & 0xfe) == 0xfc)
+    return "a unique-local address";
+  return NULL;
+}
+
+/* Compared by address: the one refusal that is not about a range. */
+static const gchar host_invalid[] = "not a valid IP address (a host whose "
+    "last label is a number must be one)";
+
+/* @host as GUri gives it: percent-decoded, IDN mapped to ASCII (so fullwidth
+ * digits are plain digits), IPv6 without brackets. *@address is the address
+ * the host spells when that differs from its text. */
+static const gchar *
+host_refusal (const gchar * host, gchar ** address)
+{
+  g_autofree gchar *lower = g_ascii_strdown (host, -1);
+  gsize len = strlen (lower);
+  guint8 v4[4];
+
+  *address = NULL;
+
+  /* a trailing dot names the same host (and WHATWG ignores it in IPv4) */
+  if (len > 0 && lower[len - 1] == '.')
+    lower[--len] = '\0';
+  if (len == 0)
+    return host_invalid;
+
+  if (strchr (lower, ':') != NULL) {
+    g_autoptr (GInetAddress) addr = NULL;
+    gchar *zone = strchr (lower, '%');
+
+    /* fe80::1%eth0: the zone only picks the interface */
+    if (zone != NULL)
+      *zone = '\0';
+    addr = g_inet_address_new_from_string (lower);
+    if (addr == NULL || g_inet_address_get_family (addr) !=
+        G_SOCKET_FAMILY_IPV6)
+      return host_invalid;
+    return ipv6_refusal (g_inet_address_to_bytes (addr), address);
+  }
+
+  /* RFC 6761: these names always resolve to the local machine */
+  if (strcmp (lower, "localhost") == 0
+      || g_str_has_suffix (lower, ".localhost"))
+    return "a name of the local machine";
+
+  if (!ends_in_number (lower))
+    return NULL;
+
+  if (!parse_ipv4_literal (lower, v4))
+    return host_invalid;
+
+  *address = g_strdup_printf ("%u.%u.%u.%u", v4[0], v4[1], v4[2], v4[3]);
+  if (strcmp (*address, lower) == 0)
+    g_clear_pointer (address, g_free);
+  return ipv4_refusal (v4);
 }
 
 static gboolean
@@ -363,7 +544,8 @@ validate_callback (const GstKlingo1Request * req, GError ** error)
   const gchar *url = effective_callback (req);
   g_autoptr (GUri) uri = NULL;
   g_autoptr (GError) parse_error = NULL;
-  const gchar *host;
+  g_autofree gchar *address = NULL;
+  const gchar *host, *why, *c;
   gsize len;
 
   if (url == NULL)
@@ -374,6 +556,17 @@ validate_callback (const GstKlingo1Request * req, GError ** error)
     set_invalid (error, "callback-url", "callback-url: %" G_GSIZE_FORMAT
         " characters, the limit is %d", len, GST_KLINGO1_CALLBACK_URL_MAX_LEN);
     return FALSE;
+  }
+
+  /* URL parsers disagree about these: for "https://127.0.0.1\\@example.com/"
+   * WHATWG parsers (and so, likely, the API's server) connect to 127.0.0.1,
+   * GUri sees the host example.com. Refuse what only some parsers accept. */
+  for (c = url; *c != '\0'; c++) {
+    if (*c == '\\' || g_ascii_isspace (*c) || g_ascii_iscntrl (*c)) {
+      set_invalid (error, "callback-url", "callback-url: backslashes, spaces "
+          "and control characters must be percent-encoded in a URL");
+      return FALSE;
+    }
   }
 
   uri = g_uri_parse (url, G_URI_FLAGS_NONE, &parse_error);
@@ -396,10 +589,18 @@ validate_callback (const GstKlingo1Request * req, GError ** error)
     return FALSE;
   }
 
-  if (is_private_host (host)) {
-    set_invalid (error, "callback-url", "callback-url: host %s is a "
-        "loopback or private address; the API only calls back public hosts "
-        "(not localhost, 127.x, 10.x, 172.16-31.x, 192.168.x, ::1)", host);
+  why = host_refusal (host, &address);
+  if (why == host_invalid) {
+    set_invalid (error, "callback-url", "callback-url: host %s is %s",
+        host, why);
+    return FALSE;
+  }
+  if (why != NULL) {
+    set_invalid (error, "callback-url", "callback-url: host %s%s%s%s is %s: "
+        "the API cannot call back a loopback or private address (localhost, "
+        "127.x, 10.x, 172.16-31.x, 192.168.x, 169.254.x, 100.64-127.x, ::1, "
+        "fc00::/7, fe80::/10, multicast); use a public host", host,
+        address ? " (" : "", address ? address : "", address ? ")" : "", why);
     return FALSE;
   }
 

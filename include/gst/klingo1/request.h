@@ -74,7 +74,12 @@ gboolean     gst_klingo1_aspect_ratio_from_string (const gchar * s,
 
 /* Checks every documented limit before anything is sent: prompt length,
  * image/video counts per model, duration, aspect ratio, callback URL (https,
- * <= 2048, no loopback/private literal host), and for local inputs existence,
+ * <= 2048, no backslash, space or control character, and no host that is
+ * localhost or *.localhost or an IP literal, in any spelling inet_aton() or a
+ * URL parser accepts (0x7f000001, 2130706433, 127.1, 0177.0.0.1, IPv4 inside
+ * IPv6), in a loopback, private, link-local, shared (100.64/10),
+ * unique-local, multicast, unspecified, 0/8 or reserved range), and for
+ * local inputs existence,
  * size (10 MB image, 100 MB video) and format judged by content (JPEG, PNG,
  * WebP; MP4/MOV). Fails with GST_KLINGO1_ERROR_INVALID_REQUEST; the message
  * names the field (prompt, images, video, duration, aspect-ratio, callback-url)
