@@ -37,8 +37,18 @@ gst_klingo1_input_get_local_path (const gchar * input)
     return g_strdup (input);
 
   scheme = g_uri_parse_scheme (input);
-  if (scheme != NULL && g_ascii_strcasecmp (scheme, "file") == 0)
-    return g_filename_from_uri (input, NULL, NULL);
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "file") == 0) {
+    g_autofree gchar *host = NULL;
+    g_autofree gchar *path = g_filename_from_uri (input, &host, NULL);
+
+    /* file://otherhost/path names a file on otherhost (RFC 8089): reading
+     * the local /path instead would send some other file to the API.
+     * "localhost" (any case) and an empty host are this machine. */
+    if (host != NULL && *host != '\0'
+        && g_ascii_strcasecmp (host, "localhost") != 0)
+      return NULL;
+    return g_steal_pointer (&path);
+  }
 
   /* http(s), ftp, ... : not something we can open locally */
   return NULL;
@@ -83,17 +93,24 @@ gst_klingo1_input_sniff_format (const guint8 * data, gsize len)
 
 /* File errors become GST_KLINGO1_ERROR_IO naming the path, except
  * cancellation, which stays G_IO_ERROR_CANCELLED so that callers can tell a
- * stop request from a failure (as everywhere else in the library). */
+ * stop request from a failure (as everywhere else in the library). A file
+ * name is bytes, a message UTF-8: quote the display name. */
 static void
 propagate_io_error (GError ** dest, GError * src, const gchar * path)
 {
+  g_autofree gchar *shown = NULL;
+  g_autofree gchar *detail = NULL;
+
   if (g_error_matches (src, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
     g_propagate_error (dest, src);
     return;
   }
 
-  g_set_error (dest, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO, "%s: %s", path,
-      src->message);
+  shown = g_filename_display_name (path);
+  /* GIO quotes display names itself, but don't bet the message on it */
+  detail = g_utf8_make_valid (src->message, -1);
+  g_set_error (dest, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO, "%s: %s", shown,
+      detail);
   g_error_free (src);
 }
 

@@ -626,6 +626,8 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
   g_autoptr (GError) err = NULL;
   g_autofree gchar *size_str = NULL;
   g_autofree gchar *limit_str = NULL;
+  g_autofree gchar *shown = NULL;
+  g_autofree gchar *shown_path = NULL;
   GstKlingo1InputFormat format;
   goffset size, limit;
 
@@ -635,14 +637,24 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
     return FALSE;
   }
 
+  /* A local path is bytes, an error message UTF-8: quote what can be shown.
+   * (Paths are shown with g_filename_display_name() below.) */
+  shown = g_utf8_make_valid (input, -1);
+
   if (gst_klingo1_input_is_remote (input)) {
     g_autoptr (GUri) uri = g_uri_parse (input, G_URI_FLAGS_NONE, &err);
     const gchar *host;
     const gchar *c;
 
+    /* The URL goes into a JSON body, which is UTF-8. */
+    if (!g_utf8_validate (input, -1, NULL)) {
+      set_invalid (error, field, "%s (%s): not valid UTF-8; percent-encode "
+          "the URL", label, shown);
+      return FALSE;
+    }
     if (uri == NULL) {
       set_invalid (error, field, "%s (%s): not a valid http(s) URL: %s",
-          label, input, err->message);
+          label, shown, err->message);
       return FALSE;
     }
     /* GUri lets some of these through, but the server would not fetch the
@@ -650,14 +662,14 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
     for (c = input; *c != '\0'; c++) {
       if (g_ascii_isspace (*c) || g_ascii_iscntrl (*c)) {
         set_invalid (error, field, "%s (%s): spaces and control characters "
-            "must be percent-encoded in a URL", label, input);
+            "must be percent-encoded in a URL", label, shown);
         return FALSE;
       }
     }
     host = g_uri_get_host (uri);
     if (host == NULL || host[0] == '\0') {
       set_invalid (error, field, "%s (%s): an http(s) URL needs a host",
-          label, input);
+          label, shown);
       return FALSE;
     }
     /* Nothing more can be checked without fetching it; the server does. */
@@ -671,31 +683,48 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
   if (scheme != NULL && strlen (scheme) > 1
       && g_ascii_strcasecmp (scheme, "file") != 0) {
     set_invalid (error, field, "%s (%s): unsupported scheme %s:; expected an "
-        "http(s) URL, a file:// URI or a local path", label, input, scheme);
+        "http(s) URL, a file:// URI or a local path", label, shown, scheme);
     return FALSE;
+  }
+
+  if (scheme != NULL && g_ascii_strcasecmp (scheme, "file") == 0) {
+    g_autofree gchar *host = NULL;
+    g_autofree gchar *uri_path = g_filename_from_uri (input, &host, NULL);
+
+    if (uri_path != NULL && host != NULL && host[0] != '\0'
+        && g_ascii_strcasecmp (host, "localhost") != 0) {
+      g_autofree gchar *shown_host = g_utf8_make_valid (host, -1);
+
+      set_invalid (error, field, "%s (%s): a file on another host (%s) cannot "
+          "be read from this one; give a local path, a file:/// URI or an "
+          "http(s) URL", label, shown, shown_host);
+      return FALSE;
+    }
   }
 
   path = gst_klingo1_input_get_local_path (input);
   if (path == NULL) {
     set_invalid (error, field, "%s (%s): not a valid file:// URI", label,
-        input);
+        shown);
     return FALSE;
   }
 
+  shown_path = g_filename_display_name (path);
   file = g_file_new_for_path (path);
   info = g_file_query_info (file, G_FILE_ATTRIBUTE_STANDARD_TYPE ","
       G_FILE_ATTRIBUTE_STANDARD_SIZE, G_FILE_QUERY_INFO_NONE, NULL, &err);
   if (info == NULL) {
     if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
-      set_invalid (error, field, "%s (%s): no such file", label, path);
+      set_invalid (error, field, "%s (%s): no such file", label, shown_path);
     else
-      set_invalid (error, field, "%s (%s): cannot be read: %s", label, path,
-          err->message);
+      set_invalid (error, field, "%s (%s): cannot be read: %s", label,
+          shown_path, err->message);
     return FALSE;
   }
 
   if (g_file_info_get_file_type (info) != G_FILE_TYPE_REGULAR) {
-    set_invalid (error, field, "%s (%s): not a regular file", label, path);
+    set_invalid (error, field, "%s (%s): not a regular file", label,
+        shown_path);
     return FALSE;
   }
 
@@ -706,29 +735,29 @@ validate_input (const gchar * input, gboolean is_video, const gchar * label,
     limit_str = format_mb (limit);
     /* the byte counts tell 10.0 MB apart from 10.0 MB + 1 byte */
     set_invalid (error, field, "%s (%s): %s (%" G_GOFFSET_FORMAT " bytes), "
-        "the limit is %d MB (%" G_GOFFSET_FORMAT " bytes)", label, path,
+        "the limit is %d MB (%" G_GOFFSET_FORMAT " bytes)", label, shown_path,
         size_str, size, (gint) (limit / (1024 * 1024)), limit);
     return FALSE;
   }
 
   format = gst_klingo1_input_sniff_file (path, &err);
   if (err != NULL) {
-    set_invalid (error, field, "%s (%s): cannot be read: %s", label, path,
-        err->message);
+    set_invalid (error, field, "%s (%s): cannot be read: %s", label,
+        shown_path, err->message);
     return FALSE;
   }
 
   if (is_video) {
     if (format != GST_KLINGO1_INPUT_FORMAT_MP4) {
       set_invalid (error, field, "%s (%s): not an MP4 or MOV video (judged by "
-          "content)", label, path);
+          "content)", label, shown_path);
       return FALSE;
     }
   } else if (format != GST_KLINGO1_INPUT_FORMAT_JPEG
       && format != GST_KLINGO1_INPUT_FORMAT_PNG
       && format != GST_KLINGO1_INPUT_FORMAT_WEBP) {
     set_invalid (error, field, "%s (%s): not a JPEG, PNG or WebP image "
-        "(judged by content)", label, path);
+        "(judged by content)", label, shown_path);
     return FALSE;
   }
 
@@ -887,9 +916,11 @@ append_input (GString * s, const gchar * name, const gchar * input,
    * its bytes must not. */
   path = gst_klingo1_input_get_local_path (input);
   if (path == NULL) {
+    g_autofree gchar *shown = g_utf8_make_valid (input, -1);
+
     set_invalid (error, g_str_has_prefix (name, "video") ? "video" : "images",
-        "%s (%s): unsupported input; expected an http(s) URL, a file:// URI "
-        "or a local path", name, input);
+        "%s (%s): unsupported input; expected an http(s) URL, a local "
+        "file:// URI or a local path", name, shown);
     return FALSE;
   }
 

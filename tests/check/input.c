@@ -109,6 +109,22 @@ GST_START_TEST (test_local_path)
   fail_unless_equals_string (p, "/tmp/x.png");
   g_free (p);
 
+  /* file://localhost/ is this host too (RFC 8089), in any case */
+  p = gst_klingo1_input_get_local_path ("file://localhost/tmp/x.png");
+  fail_unless_equals_string (p, "/tmp/x.png");
+  g_free (p);
+  p = gst_klingo1_input_get_local_path ("file://LocalHost/tmp/x.png");
+  fail_unless_equals_string (p, "/tmp/x.png");
+  g_free (p);
+
+  /* a file on another host is not the local file of the same path */
+  fail_unless (gst_klingo1_input_get_local_path
+      ("file://otherhost/etc/passwd") == NULL);
+  fail_unless (gst_klingo1_input_get_local_path
+      ("file://127.0.0.1/etc/passwd") == NULL);
+  fail_unless (gst_klingo1_input_get_local_path
+      ("FILE://fileserver.example.com/share/a.png") == NULL);
+
   fail_unless (gst_klingo1_input_get_local_path ("http://e.com/a.png") == NULL);
   fail_unless (gst_klingo1_input_get_local_path ("https://e.com/a.png") ==
       NULL);
@@ -212,6 +228,49 @@ GST_START_TEST (test_sniff_file)
 
 GST_END_TEST;
 
+/* Unix file names are bytes: errors quoting one must still be UTF-8, as
+ * they end up in bus messages, logs and UIs. */
+GST_START_TEST (test_non_utf8_path)
+{
+  GError *err = NULL;
+  gchar *p, *h, *uri, *back;
+
+  p = g_build_filename (tmpdir, "\xffmissing.png", NULL);
+  fail_unless_equals_int (gst_klingo1_input_sniff_file (p, &err),
+      GST_KLINGO1_INPUT_FORMAT_UNKNOWN);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO));
+  fail_unless (g_utf8_validate (err->message, -1, NULL));
+  fail_unless (strstr (err->message, "missing.png") != NULL, "%s",
+      err->message);
+  g_clear_error (&err);
+
+  h = gst_klingo1_input_hash_file (p, NULL, &err);
+  fail_unless (h == NULL);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO));
+  fail_unless (g_utf8_validate (err->message, -1, NULL));
+  fail_unless (strstr (err->message, "missing.png") != NULL, "%s",
+      err->message);
+  g_clear_error (&err);
+  g_free (p);
+
+  /* such a file is read like any other, as a path or a file:// URI */
+  p = write_file ("\xff.png", png_head, sizeof (png_head));
+  fail_unless_equals_int (gst_klingo1_input_sniff_file (p, &err),
+      GST_KLINGO1_INPUT_FORMAT_PNG);
+  fail_unless (err == NULL);
+  h = gst_klingo1_input_hash_file (p, NULL, &err);
+  fail_unless (h != NULL);
+  g_free (h);
+  uri = g_filename_to_uri (p, NULL, NULL);
+  back = gst_klingo1_input_get_local_path (uri);
+  fail_unless_equals_string (back, p);
+  g_free (back);
+  g_free (uri);
+  g_free (p);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_mime)
 {
   fail_unless_equals_string (gst_klingo1_input_format_to_mime
@@ -302,6 +361,7 @@ input_suite (void)
   tcase_add_test (tc, test_local_path);
   tcase_add_test (tc, test_sniff_format);
   tcase_add_test (tc, test_sniff_file);
+  tcase_add_test (tc, test_non_utf8_path);
   tcase_add_test (tc, test_mime);
   tcase_add_test (tc, test_hash_file);
 

@@ -82,6 +82,12 @@ setup (void)
   write_file ("c.webp", webp_head, sizeof (webp_head));
   write_file ("jpeg-named.png", jpeg_head, sizeof (jpeg_head));
   write_file ("x.gif", gif_head, sizeof (gif_head));
+  /* names that are not UTF-8 (byte 0xff), as any Unix file name may be */
+  write_file ("\xff.png", png_head, sizeof (png_head));
+  write_file ("\xff.gif", gif_head, sizeof (gif_head));
+  write_file ("\xff.mp4", mp4_head, sizeof (mp4_head));
+  write_sized_file ("big\xff.png", png_head, sizeof (png_head),
+      GST_KLINGO1_IMAGE_MAX_BYTES + 1);
   write_file ("gif-named.png", gif_head, sizeof (gif_head));
   write_file ("empty.png", (const guint8 *) "", 0);
   write_file ("v.mp4", mp4_head, sizeof (mp4_head));
@@ -248,6 +254,12 @@ static const ValidateCase cases[] = {
    "file@v.mov", AR_UNSET, 0, NULL, OK},
   {"edit, video of exactly 100 MB", EDIT, P, {NULL}, "@max.mp4", AR_UNSET, 0,
    NULL, OK},
+  {"i2v png at a path that is not UTF-8", I2V, P, {"@\xff.png"}, NULL,
+   AR_UNSET, 0, NULL, OK},
+  {"i2v png at a file:// URI of a path that is not UTF-8", I2V, P,
+   {"file@\xff.png"}, NULL, AR_UNSET, 0, NULL, OK},
+  {"edit, mp4 at a path that is not UTF-8", EDIT, P, {"@\xff.png"},
+   "@\xff.mp4", AR_UNSET, 0, NULL, OK},
   {"callback https", I2V, P, {U_PNG}, NULL, AR_UNSET, 0,
    "https://hooks.example.com/klingo1?token=abc", OK},
   {"callback public IPv4", I2V, P, {U_PNG}, NULL, AR_UNSET, 0,
@@ -457,6 +469,8 @@ static const ValidateCase cases[] = {
    "https://08.0.0.1/cb", "callback-url", {"not a valid"}},
   /* parsers disagree on these: WHATWG ends the host at the backslash
    * (127.0.0.1), GUri at the '@' (example.com) */
+  {"callback not UTF-8", I2V, P, {U_PNG}, NULL, AR_UNSET, 0,
+   "https://hooks.example.com/\xff", "callback-url", {"UTF-8"}},
   {"callback with a backslash", I2V, P, {U_PNG}, NULL, AR_UNSET, 0,
    "https://127.0.0.1\\@example.com/cb", "callback-url",
    {"percent-encoded"}},
@@ -502,6 +516,33 @@ static const ValidateCase cases[] = {
    "video", {"video (", "no such file"}},
   {"video ftp://", EDIT, P, {NULL}, "ftp://example.com/v.mp4", AR_UNSET, 0,
    NULL, "video", {"video (", "ftp"}},
+  /* a file:// URI names a file on its host: only this one can be read */
+  {"image file:// URI on another host", I2V, P,
+   {"file://otherhost/etc/a.png"}, NULL, AR_UNSET, 0, NULL, "images",
+   {"images[0] (file://otherhost/etc/a.png)", "otherhost", "another host"}},
+  {"video file:// URI on another host", EDIT, P, {NULL},
+   "file://fileserver.example.com/v.mp4", AR_UNSET, 0, NULL, "video",
+   {"video (", "fileserver.example.com", "another host"}},
+  {"image file://localhost/ URI", I2V, P, {"file://localhost/nonexistent.png"},
+   NULL, AR_UNSET, 0, NULL, "images", {"images[0]", "no such file"}},
+  {"image file://LOCALHOST/ URI", I2V, P,
+   {"file://LOCALHOST/nonexistent.png"}, NULL, AR_UNSET, 0, NULL, "images",
+   {"images[0]", "no such file"}},
+  /* messages stay UTF-8 (checked for every case) for names that are not */
+  {"image path not UTF-8, missing", I2V, P, {"@\xffmissing.png"}, NULL,
+   AR_UNSET, 0, NULL, "images", {"images[0]", "missing.png", "no such file"}},
+  {"image URI of a path not UTF-8, missing", I2V, P, {"file@\xffmissing.png"},
+   NULL, AR_UNSET, 0, NULL, "images", {"images[0]", "no such file"}},
+  {"image path not UTF-8, a gif", I2V, P, {"@\xff.gif"}, NULL, AR_UNSET, 0,
+   NULL, "images", {"images[0]", ".gif): not a JPEG, PNG or WebP"}},
+  {"image path not UTF-8, too big", I2V, P, {"@big\xff.png"}, NULL, AR_UNSET,
+   0, NULL, "images", {"images[0]", "the limit is 10 MB"}},
+  {"video path not UTF-8, a png", EDIT, P, {NULL}, "@\xff.png", AR_UNSET, 0,
+   NULL, "video", {"video (", "not an MP4 or MOV video"}},
+  {"image URL not UTF-8", I2V, P, {"https://cdn.example.com/\xff.png"}, NULL,
+   AR_UNSET, 0, NULL, "images", {"images[0]", "UTF-8"}},
+  {"image ftp:// not UTF-8", I2V, P, {"ftp://example.com/\xff.png"}, NULL,
+   AR_UNSET, 0, NULL, "images", {"images[0]", "ftp"}},
 
   /* cheap errors come before file errors */
   {"empty prompt before missing file", I2V, "", {"@missing.png"}, NULL,
@@ -559,6 +600,9 @@ GST_START_TEST (test_validate_table)
               GST_KLINGO1_ERROR_INVALID_REQUEST),
           "case '%s': wrong domain/code (%s)", c->name, err->message);
       fail_unless_equals_string (gst_klingo1_error_get_field (err), c->field);
+      /* it ends up in bus messages, logs and UIs: never invalid UTF-8 */
+      fail_unless (g_utf8_validate (err->message, -1, NULL),
+          "case '%s': message is not UTF-8", c->name);
       /* the message starts with the property it blames */
       fail_unless (g_str_has_prefix (err->message, c->field),
           "case '%s': message '%s' does not start with '%s'", c->name,
@@ -1090,6 +1134,33 @@ GST_START_TEST (test_hash_errors)
   h = gst_klingo1_request_hash (req, cancellable, &err);
   fail_unless (h == NULL);
   fail_unless (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+  g_clear_error (&err);
+
+  /* a file on another host is not read from this one */
+  g_free (g_ptr_array_index (req->images, 0));
+  {
+    gchar *local = tmp_path ("a.png");
+
+    g_ptr_array_index (req->images, 0) =
+        g_strconcat ("file://otherhost", local, NULL);
+    g_free (local);
+  }
+  h = gst_klingo1_request_hash (req, NULL, &err);
+  fail_unless (h == NULL);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_INVALID_REQUEST));
+  fail_unless_equals_string (gst_klingo1_error_get_field (err), "images");
+  g_clear_error (&err);
+
+  /* a missing file whose name is not UTF-8: the message still is */
+  g_free (g_ptr_array_index (req->images, 0));
+  g_ptr_array_index (req->images, 0) = tmp_path ("\xffmissing.png");
+  h = gst_klingo1_request_hash (req, NULL, &err);
+  fail_unless (h == NULL);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO));
+  fail_unless (g_utf8_validate (err->message, -1, NULL));
+  fail_unless (strstr (err->message, "missing.png") != NULL, "%s",
+      err->message);
   g_clear_error (&err);
 
   g_free (g_ptr_array_index (req->images, 0));

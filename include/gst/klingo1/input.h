@@ -20,7 +20,9 @@ typedef enum
 /* TRUE for http:// and https:// URLs (sent as they are). */
 gboolean gst_klingo1_input_is_remote (const gchar * input);
 
-/* The local path of a file:// URI or a plain path; NULL for remote URLs. */
+/* The local path of a file:// URI or a plain path; NULL for remote URLs and
+ * for file:// URIs whose host is neither empty nor "localhost" (a file on
+ * another machine is not the local file of the same path). */
 gchar   *gst_klingo1_input_get_local_path (const gchar * input);
 
 /* Judges the format by the first bytes of the content, never by the name. */
