@@ -45,11 +45,7 @@
 #include "config.h"
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <unistd.h>
-#include <glib/gstdio.h>
 
 #include "gstklingo1src.h"
 #include "gstklingo1job.h"
@@ -57,14 +53,6 @@
 
 GST_DEBUG_CATEGORY (gst_klingo1_src_debug);
 #define GST_CAT_DEFAULT gst_klingo1_src_debug
-
-#define DEFAULT_MODEL           GST_KLINGO1_MODEL_IMAGE_TO_VIDEO
-#define DEFAULT_ASPECT_RATIO    GST_KLINGO1_ASPECT_RATIO_UNSET
-#define DEFAULT_DURATION        5
-#define DEFAULT_KEEP_SOUND      TRUE
-#define DEFAULT_POLL_INTERVAL   10.0
-#define DEFAULT_TIMEOUT         1800
-#define DEFAULT_CACHE_MODE      GST_KLINGO1_CACHE_READ_WRITE
 
 enum
 {
@@ -81,10 +69,16 @@ enum
   PROP_KEEP_ORIGINAL_SOUND,
   PROP_CALLBACK_URL,
   PROP_TASK_ID,
+  PROP_SUBMIT_ONLY,
   PROP_POLL_INTERVAL,
   PROP_TIMEOUT,
+  PROP_IO_TIMEOUT,
+  PROP_MAX_SIZE,
   PROP_CACHE_DIR,
   PROP_CACHE_MODE,
+  PROP_USER_AGENT,
+  PROP_PROXY,
+  PROP_CA_FILE,
   PROP_STATUS,
   PROP_PROGRESS,
 };
@@ -93,38 +87,21 @@ struct _GstKlingo1Src
 {
   GstBaseSrc parent;
 
-  /* Properties: OBJECT_LOCK */
-  gchar *api_key;
-  gchar *api_url;
-  gchar *files_url;
-  /* model, prompt, images, video, aspect-ratio, duration (5 by default, as
-   * the property shows it), keep-original-sound, callback-url */
-  GstKlingo1Request *props;
-  gchar *task_id;               /* set: attach to it; read: the current task */
-  gboolean attach;              /* task-id was set by the user */
-  gdouble poll_interval;
-  guint timeout;
-  gchar *cache_dir;
-  GstKlingo1CacheMode cache_mode;
+  /* OBJECT_LOCK: what the properties say */
+  GstKlingo1Settings settings;
+  gchar *current_task_id;       /* read back through task-id */
   gchar *status;
   gint progress;
-
-  /* Set up by start(), used by the streaming thread. */
-  GstKlingo1Request *request;
-  gchar *effective_key;
-  gchar *effective_api_url;
-  gchar *effective_files_url;
-  GstKlingo1CacheMode effective_cache_mode;
 
   /* Cancelled by unlock(); replaced by unlock_stop(): OBJECT_LOCK */
   GCancellable *cancellable;
 
-  /* The job: streaming thread only. */
-  gint64 started;               /* monotonic time of the first attempt */
+  /* The run: made by start(), used by the streaming thread. */
+  GstKlingo1Job *job;
+  gint64 started;
   gboolean progress_started;
-  GstKlingo1JobResult result;
-  gint fd;                      /* the clip, once ready */
-  guint64 size;
+  gboolean tags_sent;
+  gboolean size_known;
 };
 
 #define gst_klingo1_src_parent_class parent_class
@@ -199,30 +176,12 @@ gst_klingo1_cache_mode_get_type (void)
 static void
 gst_klingo1_src_init (GstKlingo1Src * src)
 {
-  src->props = gst_klingo1_request_new (DEFAULT_MODEL);
-  src->props->aspect_ratio = DEFAULT_ASPECT_RATIO;
-  src->props->duration = DEFAULT_DURATION;
-  src->props->keep_original_sound = DEFAULT_KEEP_SOUND;
-  src->poll_interval = DEFAULT_POLL_INTERVAL;
-  src->timeout = DEFAULT_TIMEOUT;
-  src->cache_mode = DEFAULT_CACHE_MODE;
+  gst_klingo1_settings_init (&src->settings);
   src->status = g_strdup ("idle");
   src->cancellable = g_cancellable_new ();
-  src->fd = -1;
 
   gst_base_src_set_format (GST_BASE_SRC (src), GST_FORMAT_BYTES);
   gst_base_src_set_blocksize (GST_BASE_SRC (src), 64 * 1024);
-}
-
-/* What start() set up; also freed at finalize, since a start() that fails
- * is not followed by stop(). */
-static void
-clear_started_state (GstKlingo1Src * src)
-{
-  g_clear_pointer (&src->request, gst_klingo1_request_free);
-  g_clear_pointer (&src->effective_key, g_free);
-  g_clear_pointer (&src->effective_api_url, g_free);
-  g_clear_pointer (&src->effective_files_url, g_free);
 }
 
 static void
@@ -230,15 +189,11 @@ gst_klingo1_src_finalize (GObject * object)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (object);
 
-  g_free (src->api_key);
-  g_free (src->api_url);
-  g_free (src->files_url);
-  gst_klingo1_request_free (src->props);
-  g_free (src->task_id);
-  g_free (src->cache_dir);
+  gst_klingo1_settings_clear (&src->settings);
+  g_free (src->current_task_id);
   g_free (src->status);
   g_clear_object (&src->cancellable);
-  clear_started_state (src);
+  g_clear_pointer (&src->job, gst_klingo1_job_free);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -259,15 +214,15 @@ is_configurable (GstKlingo1Src * src, GParamSpec * pspec)
 }
 
 static void
-set_images (GstKlingo1Src * src, const GValue * value)
+set_images (GstKlingo1Request * req, const GValue * value)
 {
   guint i, n = gst_value_array_get_size (value);
 
-  g_ptr_array_set_size (src->props->images, 0);
+  g_ptr_array_set_size (req->images, 0);
   for (i = 0; i < n; i++) {
     const GValue *v = gst_value_array_get_value (value, i);
     if (G_VALUE_HOLDS_STRING (v) && g_value_get_string (v))
-      g_ptr_array_add (src->props->images, g_value_dup_string (v));
+      g_ptr_array_add (req->images, g_value_dup_string (v));
   }
 }
 
@@ -285,6 +240,7 @@ gst_klingo1_src_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (object);
+  GstKlingo1Settings *s = &src->settings;
 
   if (!is_configurable (src, pspec))
     return;
@@ -292,54 +248,73 @@ gst_klingo1_src_set_property (GObject * object, guint prop_id,
   GST_OBJECT_LOCK (src);
   switch (prop_id) {
     case PROP_API_KEY:
-      replace_string (&src->api_key, value);
+      replace_string (&s->api_key, value);
       break;
     case PROP_API_URL:
-      replace_string (&src->api_url, value);
+      replace_string (&s->api_url, value);
       break;
     case PROP_FILES_URL:
-      replace_string (&src->files_url, value);
+      replace_string (&s->files_url, value);
       break;
     case PROP_MODEL:
-      src->props->model = g_value_get_enum (value);
+      s->request->model = g_value_get_enum (value);
       break;
     case PROP_PROMPT:
-      g_free (src->props->prompt);
-      src->props->prompt = g_value_dup_string (value);
+      g_free (s->request->prompt);
+      s->request->prompt = g_value_dup_string (value);
       break;
     case PROP_IMAGES:
-      set_images (src, value);
+      set_images (s->request, value);
       break;
     case PROP_VIDEO:
-      replace_string (&src->props->video, value);
+      replace_string (&s->request->video, value);
       break;
     case PROP_ASPECT_RATIO:
-      src->props->aspect_ratio = g_value_get_enum (value);
+      s->request->aspect_ratio = g_value_get_enum (value);
       break;
     case PROP_DURATION:
-      src->props->duration = g_value_get_uint (value);
+      s->request->duration = g_value_get_uint (value);
       break;
     case PROP_KEEP_ORIGINAL_SOUND:
-      src->props->keep_original_sound = g_value_get_boolean (value);
+      s->request->keep_original_sound = g_value_get_boolean (value);
       break;
     case PROP_CALLBACK_URL:
-      replace_string (&src->props->callback_url, value);
+      replace_string (&s->request->callback_url, value);
       break;
     case PROP_TASK_ID:
-      replace_string (&src->task_id, value);
-      src->attach = src->task_id != NULL;
+      replace_string (&s->task_id, value);
+      g_free (src->current_task_id);
+      src->current_task_id = g_strdup (s->task_id);
+      break;
+    case PROP_SUBMIT_ONLY:
+      s->submit_only = g_value_get_boolean (value);
       break;
     case PROP_POLL_INTERVAL:
-      src->poll_interval = g_value_get_double (value);
+      s->poll_interval = g_value_get_double (value);
       break;
     case PROP_TIMEOUT:
-      src->timeout = g_value_get_uint (value);
+      s->timeout = g_value_get_uint (value);
+      break;
+    case PROP_IO_TIMEOUT:
+      s->io_timeout = g_value_get_uint (value);
+      break;
+    case PROP_MAX_SIZE:
+      s->max_size = g_value_get_uint64 (value);
       break;
     case PROP_CACHE_DIR:
-      replace_string (&src->cache_dir, value);
+      replace_string (&s->cache_dir, value);
       break;
     case PROP_CACHE_MODE:
-      src->cache_mode = g_value_get_enum (value);
+      s->cache_mode = g_value_get_enum (value);
+      break;
+    case PROP_USER_AGENT:
+      replace_string (&s->user_agent, value);
+      break;
+    case PROP_PROXY:
+      replace_string (&s->proxy, value);
+      break;
+    case PROP_CA_FILE:
+      replace_string (&s->ca_file, value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -353,60 +328,79 @@ gst_klingo1_src_get_property (GObject * object, guint prop_id, GValue * value,
     GParamSpec * pspec)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (object);
+  GstKlingo1Settings *s = &src->settings;
 
   GST_OBJECT_LOCK (src);
   switch (prop_id) {
     case PROP_API_URL:
-      g_value_set_string (value, src->api_url);
+      g_value_set_string (value, s->api_url);
       break;
     case PROP_FILES_URL:
-      g_value_set_string (value, src->files_url);
+      g_value_set_string (value, s->files_url);
       break;
     case PROP_MODEL:
-      g_value_set_enum (value, src->props->model);
+      g_value_set_enum (value, s->request->model);
       break;
     case PROP_PROMPT:
-      g_value_set_string (value, src->props->prompt);
+      g_value_set_string (value, s->request->prompt);
       break;
     case PROP_IMAGES:{
       guint i;
-      for (i = 0; i < src->props->images->len; i++) {
+      for (i = 0; i < s->request->images->len; i++) {
         GValue v = G_VALUE_INIT;
         g_value_init (&v, G_TYPE_STRING);
-        g_value_set_string (&v, g_ptr_array_index (src->props->images, i));
+        g_value_set_string (&v, g_ptr_array_index (s->request->images, i));
         gst_value_array_append_and_take_value (value, &v);
       }
       break;
     }
     case PROP_VIDEO:
-      g_value_set_string (value, src->props->video);
+      g_value_set_string (value, s->request->video);
       break;
     case PROP_ASPECT_RATIO:
-      g_value_set_enum (value, src->props->aspect_ratio);
+      g_value_set_enum (value, s->request->aspect_ratio);
       break;
     case PROP_DURATION:
-      g_value_set_uint (value, src->props->duration);
+      g_value_set_uint (value, s->request->duration);
       break;
     case PROP_KEEP_ORIGINAL_SOUND:
-      g_value_set_boolean (value, src->props->keep_original_sound);
+      g_value_set_boolean (value, s->request->keep_original_sound);
       break;
     case PROP_CALLBACK_URL:
-      g_value_set_string (value, src->props->callback_url);
+      g_value_set_string (value, s->request->callback_url);
       break;
     case PROP_TASK_ID:
-      g_value_set_string (value, src->task_id);
+      g_value_set_string (value, src->current_task_id);
+      break;
+    case PROP_SUBMIT_ONLY:
+      g_value_set_boolean (value, s->submit_only);
       break;
     case PROP_POLL_INTERVAL:
-      g_value_set_double (value, src->poll_interval);
+      g_value_set_double (value, s->poll_interval);
       break;
     case PROP_TIMEOUT:
-      g_value_set_uint (value, src->timeout);
+      g_value_set_uint (value, s->timeout);
+      break;
+    case PROP_IO_TIMEOUT:
+      g_value_set_uint (value, s->io_timeout);
+      break;
+    case PROP_MAX_SIZE:
+      g_value_set_uint64 (value, s->max_size);
       break;
     case PROP_CACHE_DIR:
-      g_value_set_string (value, src->cache_dir);
+      g_value_set_string (value, s->cache_dir);
       break;
     case PROP_CACHE_MODE:
-      g_value_set_enum (value, src->cache_mode);
+      g_value_set_enum (value, s->cache_mode);
+      break;
+    case PROP_USER_AGENT:
+      g_value_set_string (value, s->user_agent);
+      break;
+    case PROP_PROXY:
+      g_value_set_string (value, s->proxy);
+      break;
+    case PROP_CA_FILE:
+      g_value_set_string (value, s->ca_file);
       break;
     case PROP_STATUS:
       g_value_set_string (value, src->status);
@@ -438,9 +432,9 @@ set_status (GstKlingo1Src * src, const gchar * status, gint progress,
   progress_changed = progress >= 0 && progress != src->progress;
   if (progress_changed)
     src->progress = progress;
-  if (task_id && g_strcmp0 (task_id, src->task_id) != 0) {
-    g_free (src->task_id);
-    src->task_id = g_strdup (task_id);
+  if (task_id && g_strcmp0 (task_id, src->current_task_id) != 0) {
+    g_free (src->current_task_id);
+    src->current_task_id = g_strdup (task_id);
     task_changed = TRUE;
   }
   GST_OBJECT_UNLOCK (src);
@@ -544,9 +538,15 @@ on_job_event (const GstKlingo1JobEvent * event, gpointer user_data)
       break;
     }
     case GST_KLINGO1_JOB_EVENT_DOWNLOADING:
+      /* from a download thread: the status property is all it touches */
       set_status (src, "downloading", -1, NULL);
       GST_LOG_OBJECT (src, "downloaded %" G_GUINT64_FORMAT " of %"
           G_GUINT64_FORMAT, event->received, event->total);
+      break;
+    case GST_KLINGO1_JOB_EVENT_DOWNLOADED:
+      GST_INFO_OBJECT (src, "the clip is complete and checked (%"
+          G_GUINT64_FORMAT " bytes)", event->total);
+      set_status (src, "completed", 100, NULL);
       break;
     case GST_KLINGO1_JOB_EVENT_CACHED:
       GST_INFO_OBJECT (src, "playing the cached clip %s", event->text);
@@ -585,8 +585,8 @@ post_error (GstKlingo1Src * src, const GError * error)
         break;
     }
   }
-  if (task_id == NULL)
-    task_id = src->result.task_id;
+  if (task_id == NULL && src->job)
+    task_id = gst_klingo1_job_get_task_id (src->job);
   if (task_id && !gst_structure_has_field (details, "task-id"))
     gst_structure_set (details, "task-id", G_TYPE_STRING, task_id, NULL);
 
@@ -600,75 +600,32 @@ post_error (GstKlingo1Src * src, const GError * error)
 
 /* ---- Lifecycle ---------------------------------------------------------- */
 
-static gboolean
-fail_settings (GstKlingo1Src * src, GError * error)
-{
-  post_error (src, error);
-  g_error_free (error);
-  return FALSE;
-}
-
 /* Checks the properties; runs in the application's thread, so it only reads
  * a few bytes of local inputs, never the network. */
 static gboolean
 gst_klingo1_src_start (GstBaseSrc * bsrc)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (bsrc);
-  g_autoptr (GstKlingo1Request) req = NULL;
+  GstKlingo1Settings snapshot;
   GError *error = NULL;
-  const gchar *env;
 
-  clear_started_state (src);
   GST_OBJECT_LOCK (src);
-  src->effective_key = g_strdup (src->api_key);
-  src->effective_api_url = g_strdup (src->api_url);
-  src->effective_files_url = g_strdup (src->files_url);
-  src->effective_cache_mode = src->cache_mode;
-
-  req = gst_klingo1_request_copy (src->props);
-  /* duration has a default for image-to-video; for the edit models the
-   * output follows the input, so only a duration set on purpose is wrong. */
-  if (req->model != GST_KLINGO1_MODEL_IMAGE_TO_VIDEO
-      && req->duration == DEFAULT_DURATION)
-    req->duration = 0;
+  gst_klingo1_settings_copy (&src->settings, &snapshot);
   GST_OBJECT_UNLOCK (src);
 
-  if (src->effective_key == NULL && (env = g_getenv ("KLINGO1_API_KEY")) && *env)
-    src->effective_key = g_strdup (env);
-  if (src->effective_api_url == NULL) {
-    env = g_getenv ("KLINGO1_API_URL");
-    src->effective_api_url = g_strdup (env && *env ? env :
-        GST_KLINGO1_DEFAULT_API_URL);
-  }
-  if (src->effective_files_url == NULL) {
-    env = g_getenv ("KLINGO1_FILES_URL");
-    src->effective_files_url = g_strdup (env && *env ? env :
-        GST_KLINGO1_DEFAULT_FILES_URL);
+  if (!gst_klingo1_settings_resolve (&snapshot, &error)) {
+    gst_klingo1_settings_clear (&snapshot);
+    post_error (src, error);
+    g_error_free (error);
+    return FALSE;
   }
 
-  if (src->effective_key == NULL) {
-    error = g_error_new (GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_INVALID_REQUEST,
-        "api-key: no API key; set the api-key property or the "
-        "KLINGO1_API_KEY environment variable");
-    gst_klingo1_error_set_field (error, "api-key");
-    return fail_settings (src, error);
-  }
-  if (src->poll_interval <= 0) {
-    error = g_error_new (GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_INVALID_REQUEST,
-        "poll-interval: must be more than 0 s");
-    gst_klingo1_error_set_field (error, "poll-interval");
-    return fail_settings (src, error);
-  }
-
-  if (!src->attach && !gst_klingo1_request_validate (req, &error))
-    return fail_settings (src, error);
-
-  if (!src->attach)
-    src->request = g_steal_pointer (&req);
-
-  src->started = 0;
-  src->fd = -1;
-  src->size = 0;
+  g_clear_pointer (&src->job, gst_klingo1_job_free);
+  src->job = gst_klingo1_job_new (&snapshot, on_job_event, src);
+  gst_klingo1_settings_clear (&snapshot);
+  src->started = g_get_monotonic_time ();
+  src->tags_sent = FALSE;
+  src->size_known = FALSE;
   set_status (src, "ready", 0, NULL);
   return TRUE;
 }
@@ -678,14 +635,9 @@ gst_klingo1_src_stop (GstBaseSrc * bsrc)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (bsrc);
 
-  if (src->fd >= 0)
-    close (src->fd);
-  src->fd = -1;
-  src->size = 0;
   if (src->progress_started)
     post_progress (src, GST_PROGRESS_TYPE_CANCELED, "stop", "Stopped", -1);
-  gst_klingo1_job_result_clear (&src->result);
-  clear_started_state (src);
+  g_clear_pointer (&src->job, gst_klingo1_job_free);
   return TRUE;
 }
 
@@ -715,8 +667,9 @@ gst_klingo1_src_unlock_stop (GstBaseSrc * bsrc)
 static gboolean
 gst_klingo1_src_is_seekable (GstBaseSrc * bsrc)
 {
-  /* The clip is a file on disk: once it is there, any range can be read, so
-   * demuxers may pull or seek to a trailing moov. Until then reads wait. */
+  /* The clip is a file growing on disk: a read of bytes not there yet waits
+   * for them, or fetches them at once with a Range request when they are
+   * far ahead, so demuxers may pull or seek to a trailing moov. */
   return TRUE;
 }
 
@@ -725,9 +678,9 @@ gst_klingo1_src_get_size (GstBaseSrc * bsrc, guint64 * size)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (bsrc);
 
-  if (src->fd < 0)
+  if (!src->size_known)
     return FALSE;
-  *size = src->size;
+  *size = gst_klingo1_job_get_size (src->job);
   return TRUE;
 }
 
@@ -735,17 +688,19 @@ static void
 send_tags (GstKlingo1Src * src)
 {
   GstTagList *tags = gst_tag_list_new_empty ();
+  const gchar *task_id = gst_klingo1_job_get_task_id (src->job);
 
-  if (src->request && src->request->prompt)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION,
-        src->request->prompt, NULL);
   GST_OBJECT_LOCK (src);
-  gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_MODEL,
-      gst_klingo1_model_to_api_id (src->props->model), NULL);
+  if (src->settings.request->prompt && src->settings.task_id == NULL)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION,
+        src->settings.request->prompt, NULL);
+  if (src->settings.task_id == NULL)
+    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_MODEL,
+        gst_klingo1_model_to_api_id (src->settings.request->model), NULL);
   GST_OBJECT_UNLOCK (src);
-  if (src->result.task_id)
+  if (task_id)
     gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_TASK_ID,
-        src->result.task_id, NULL);
+        task_id, NULL);
   gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
 
   /* In push mode the event travels with the data; in pull mode downstream
@@ -755,120 +710,102 @@ send_tags (GstKlingo1Src * src)
   gst_element_send_event (GST_ELEMENT (src), gst_event_new_tag (tags));
 }
 
-/* Runs the job in the streaming thread, the first time data is asked for. */
+static GstFlowReturn
+fail (GstKlingo1Src * src, const GError * error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    GST_DEBUG_OBJECT (src, "interrupted; a new run resumes the task");
+    return GST_FLOW_FLUSHING;
+  }
+  set_status (src, "failed", -1, NULL);
+  post_progress (src, GST_PROGRESS_TYPE_ERROR, "error", error->message, -1);
+  post_error (src, error);
+  return GST_FLOW_ERROR;
+}
+
+/* Runs the job in the streaming thread, the first time data is asked for,
+ * until the clip can be read (cached, or downloading with a known size). */
 static GstFlowReturn
 ensure_clip (GstKlingo1Src * src)
 {
-  GstKlingo1JobParams params = { 0, };
   g_autoptr (GCancellable) cancellable = NULL;
   g_autoptr (GError) error = NULL;
-  gchar *attach_task_id = NULL;
-  gboolean ok;
-  GStatBuf st;
 
-  if (src->fd >= 0)
+  if (src->size_known)
     return GST_FLOW_OK;
 
   GST_OBJECT_LOCK (src);
   cancellable = g_object_ref (src->cancellable);
-  if (src->attach)
-    attach_task_id = g_strdup (src->task_id);
-  params.poll_interval = src->poll_interval;
-  if (src->started == 0)
-    src->started = g_get_monotonic_time ();
-  if (src->timeout)
-    params.deadline = src->started + (gint64) src->timeout * G_USEC_PER_SEC;
-  params.cache_dir = src->cache_dir;
   GST_OBJECT_UNLOCK (src);
 
-  params.request = src->request;
-  params.attach_task_id = attach_task_id;
-  params.api_url = src->effective_api_url;
-  params.api_key = src->effective_key;
-  params.files_url = src->effective_files_url;
-  params.cache_mode = src->effective_cache_mode;
-  params.on_event = on_job_event;
-  params.user_data = src;
+  if (!gst_klingo1_job_run (src->job, cancellable, &error))
+    return fail (src, error);
 
-  gst_klingo1_job_result_clear (&src->result);
-  ok = gst_klingo1_job_run (&params, &src->result, cancellable, &error);
-  g_free (attach_task_id);
-
-  /* Refresh means once: a run resumed after a flush must not forget the
-   * task that this one just paid for. */
-  if (src->effective_cache_mode == GST_KLINGO1_CACHE_REFRESH)
-    src->effective_cache_mode = GST_KLINGO1_CACHE_READ_WRITE;
-
-  if (!ok) {
-    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-      GST_DEBUG_OBJECT (src, "interrupted; a new run resumes the task");
-      return GST_FLOW_FLUSHING;
-    }
-    set_status (src, "failed", -1, NULL);
-    post_progress (src, GST_PROGRESS_TYPE_ERROR, "error", error->message, -1);
-    post_error (src, error);
-    return GST_FLOW_ERROR;
+  if (gst_klingo1_job_is_submitted_only (src->job)) {
+    /* submit-only: the task exists, nothing is downloaded */
+    set_status (src, "submitted", -1, gst_klingo1_job_get_task_id (src->job));
+    post_progress (src, GST_PROGRESS_TYPE_COMPLETE, "submitted",
+        "The task is submitted", -1);
+    return GST_FLOW_EOS;
   }
 
-  src->fd = g_open (src->result.clip_path, O_RDONLY | O_CLOEXEC, 0);
-  if (src->fd < 0 || fstat (src->fd, &st) != 0) {
-    GST_ELEMENT_ERROR (src, RESOURCE, OPEN_READ,
-        ("Could not open the clip %s", src->result.clip_path),
-        GST_ERROR_SYSTEM);
-    return GST_FLOW_ERROR;
-  }
-  src->size = st.st_size;
-
+  src->size_known = TRUE;
   /* The segment went out before the size was known: tell basesrc now, so
    * duration and seeking queries answer (qtdemux needs them in push mode). */
   GST_OBJECT_LOCK (src);
-  GST_BASE_SRC (src)->segment.duration = src->size;
+  GST_BASE_SRC (src)->segment.duration = gst_klingo1_job_get_size (src->job);
   GST_OBJECT_UNLOCK (src);
 
-  set_status (src, "completed", 100, src->result.task_id);
+  set_status (src, "downloading", -1, gst_klingo1_job_get_task_id (src->job));
   post_progress (src, GST_PROGRESS_TYPE_COMPLETE, "complete",
-      "The clip is complete", 100);
-  send_tags (src);
+      "The clip is ready to stream", 100);
   return GST_FLOW_OK;
 }
 
+/* Fills a buffer that basesrc allocated, the way filesrc does, waiting for
+ * bytes the download has not written yet. A short buffer only at the end:
+ * qtdemux in pull mode takes a short read as an error. */
 static GstFlowReturn
-gst_klingo1_src_create (GstBaseSrc * bsrc, guint64 offset, guint length,
-    GstBuffer ** out)
+gst_klingo1_src_fill (GstBaseSrc * bsrc, guint64 offset, guint length,
+    GstBuffer * buf)
 {
   GstKlingo1Src *src = GST_KLINGO1_SRC (bsrc);
+  g_autoptr (GCancellable) cancellable = NULL;
+  g_autoptr (GError) error = NULL;
   GstFlowReturn ret;
-  GstBuffer *buf;
   GstMapInfo map;
-  gssize n;
+  gsize filled = 0;
 
   ret = ensure_clip (src);
   if (ret != GST_FLOW_OK)
     return ret;
+  if (!src->tags_sent) {
+    src->tags_sent = TRUE;
+    send_tags (src);
+  }
 
-  if (offset >= src->size)
-    return GST_FLOW_EOS;
-  length = MIN (length, src->size - offset);
+  GST_OBJECT_LOCK (src);
+  cancellable = g_object_ref (src->cancellable);
+  GST_OBJECT_UNLOCK (src);
 
-  buf = gst_buffer_new_allocate (NULL, length, NULL);
-  gst_buffer_map (buf, &map, GST_MAP_WRITE);
-  do {
-    n = pread (src->fd, map.data, length, offset);
-  } while (n < 0 && errno == EINTR);
-  gst_buffer_unmap (buf, &map);
-  if (n < 0) {
-    gst_buffer_unref (buf);
-    GST_ELEMENT_ERROR (src, RESOURCE, READ, (NULL), GST_ERROR_SYSTEM);
+  if (!gst_buffer_map (buf, &map, GST_MAP_WRITE))
     return GST_FLOW_ERROR;
+  while (filled < length) {
+    gssize n = gst_klingo1_job_read (src->job, offset + filled,
+        map.data + filled, length - filled, cancellable, &error);
+    if (n <= 0)
+      break;
+    filled += n;
   }
-  if (n == 0) {
-    gst_buffer_unref (buf);
+  gst_buffer_unmap (buf, &map);
+
+  if (error)
+    return fail (src, error);
+  if (filled == 0)
     return GST_FLOW_EOS;
-  }
-  gst_buffer_set_size (buf, n);
+  gst_buffer_set_size (buf, filled);
   GST_BUFFER_OFFSET (buf) = offset;
-  GST_BUFFER_OFFSET_END (buf) = offset + n;
-  *out = buf;
+  GST_BUFFER_OFFSET_END (buf) = offset + filled;
   return GST_FLOW_OK;
 }
 
@@ -890,8 +827,9 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
 
   g_object_class_install_property (gobject_class, PROP_API_KEY,
       g_param_spec_string ("api-key", "API key",
-          "Bearer key of the API (write-only; unset: $KLINGO1_API_KEY); sent "
-          "to the API and Files API hosts only", NULL,
+          "Bearer key of the API (write-only; unset: $KLINGO1_API_KEY, which "
+          "is safer: gst-launch logs its command line at high debug levels); "
+          "sent to the API and Files API hosts only", NULL,
           G_PARAM_WRITABLE | G_PARAM_STATIC_STRINGS |
           GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_API_URL,
@@ -905,7 +843,7 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
           rw));
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_enum ("model", "Model", "Kling O1 model to run",
-          GST_TYPE_KLINGO1_MODEL, DEFAULT_MODEL, rw));
+          GST_TYPE_KLINGO1_MODEL, GST_KLINGO1_DEFAULT_MODEL, rw));
   g_object_class_install_property (gobject_class, PROP_PROMPT,
       g_param_spec_string ("prompt", "Prompt",
           "What to generate or how to edit (required, 1-5000 characters)",
@@ -925,15 +863,16 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_ASPECT_RATIO,
       g_param_spec_enum ("aspect-ratio", "Aspect ratio",
           "Frame shape of the clip (image-to-video only)",
-          GST_TYPE_KLINGO1_ASPECT_RATIO, DEFAULT_ASPECT_RATIO, rw));
+          GST_TYPE_KLINGO1_ASPECT_RATIO, GST_KLINGO1_DEFAULT_ASPECT_RATIO,
+          rw));
   g_object_class_install_property (gobject_class, PROP_DURATION,
       g_param_spec_uint ("duration", "Duration",
           "Clip length in seconds, 5 or 10 (image-to-video only; billed by it)",
-          0, 3600, DEFAULT_DURATION, rw));
+          0, 3600, GST_KLINGO1_DEFAULT_DURATION, rw));
   g_object_class_install_property (gobject_class, PROP_KEEP_ORIGINAL_SOUND,
       g_param_spec_boolean ("keep-original-sound", "Keep original sound",
           "Keep the edited video's audio (edit models only)",
-          DEFAULT_KEEP_SOUND, rw));
+          GST_KLINGO1_DEFAULT_KEEP_SOUND, rw));
   g_object_class_install_property (gobject_class, PROP_CALLBACK_URL,
       g_param_spec_string ("callback-url", "Callback URL",
           "https URL the API calls when the task ends (max 2048 characters, "
@@ -942,15 +881,32 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
       g_param_spec_string ("task-id", "Task id",
           "Id of the current task; set it to attach to an existing task "
           "instead of creating one", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_SUBMIT_ONLY,
+      g_param_spec_boolean ("submit-only", "Submit only",
+          "Create (or find in the journal) the task, post its id in the "
+          "klingo1/task message, then end the stream without waiting for it "
+          "(for callback-url users)", FALSE, rw));
   g_object_class_install_property (gobject_class, PROP_POLL_INTERVAL,
       g_param_spec_double ("poll-interval", "Poll interval",
-          "Seconds between task status reads (0.05-600)", 0.05, 600.0,
-          DEFAULT_POLL_INTERVAL, rw));
+          "Seconds between task status reads; 0 follows the task: sleeps "
+          "until shortly before the API's estimated end, then reads often",
+          0.0, 600.0, GST_KLINGO1_DEFAULT_POLL_INTERVAL, rw));
   g_object_class_install_property (gobject_class, PROP_TIMEOUT,
       g_param_spec_uint ("timeout", "Timeout",
           "Overall deadline in seconds for the whole generation, from the "
-          "first request to the clip on disk (0 = none)", 0, G_MAXUINT,
-          DEFAULT_TIMEOUT, rw));
+          "first request to the last byte of the clip; it cuts any request "
+          "in flight (0 = none)", 0, G_MAXUINT, GST_KLINGO1_DEFAULT_TIMEOUT,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_IO_TIMEOUT,
+      g_param_spec_uint ("io-timeout", "I/O timeout",
+          "Seconds without a byte before a request is given up and retried "
+          "(downloads resume with Range)", 1, 3600,
+          GST_KLINGO1_DEFAULT_IO_TIMEOUT, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_SIZE,
+      g_param_spec_uint64 ("max-size", "Maximum size",
+          "Largest clip accepted, in bytes; a bigger result is refused and "
+          "what was written removed (0 = no limit)", 0, G_MAXUINT64,
+          GST_KLINGO1_DEFAULT_MAX_SIZE, rw));
   g_object_class_install_property (gobject_class, PROP_CACHE_DIR,
       g_param_spec_string ("cache-dir", "Cache directory",
           "Where clips and task journals are kept (unset: the user's cache "
@@ -958,12 +914,24 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
   g_object_class_install_property (gobject_class, PROP_CACHE_MODE,
       g_param_spec_enum ("cache-mode", "Cache mode",
           "How the cache and journal are used", GST_TYPE_KLINGO1_CACHE_MODE,
-          DEFAULT_CACHE_MODE, rw));
+          GST_KLINGO1_DEFAULT_CACHE_MODE, rw));
+  g_object_class_install_property (gobject_class, PROP_USER_AGENT,
+      g_param_spec_string ("user-agent", "User-Agent",
+          "User-Agent header of every request", GST_KLINGO1_DEFAULT_USER_AGENT,
+          rw));
+  g_object_class_install_property (gobject_class, PROP_PROXY,
+      g_param_spec_string ("proxy", "Proxy",
+          "HTTP proxy URI, e.g. http://proxy:3128 (unset: the environment's "
+          "proxy settings)", NULL, rw));
+  g_object_class_install_property (gobject_class, PROP_CA_FILE,
+      g_param_spec_string ("ca-file", "CA file",
+          "PEM file of the certificate authorities to trust, for private CAs "
+          "and TLS-inspecting proxies (unset: the system's)", NULL, rw));
   g_object_class_install_property (gobject_class, PROP_STATUS,
       g_param_spec_string ("status", "Status",
           "Current phase: idle, ready, waiting, uploading, resuming, pending, "
-          "processing, downloading, completed, failed (read-only)", "idle",
-          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+          "processing, downloading, completed, submitted, failed (read-only)",
+          "idle", G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
   g_object_class_install_property (gobject_class, PROP_PROGRESS,
       g_param_spec_int ("progress", "Progress",
           "Task progress in percent as reported by the API, 0-100 (read-only)",
@@ -981,7 +949,7 @@ gst_klingo1_src_class_init (GstKlingo1SrcClass * klass)
   basesrc_class->unlock_stop = GST_DEBUG_FUNCPTR (gst_klingo1_src_unlock_stop);
   basesrc_class->is_seekable = GST_DEBUG_FUNCPTR (gst_klingo1_src_is_seekable);
   basesrc_class->get_size = GST_DEBUG_FUNCPTR (gst_klingo1_src_get_size);
-  basesrc_class->create = GST_DEBUG_FUNCPTR (gst_klingo1_src_create);
+  basesrc_class->fill = GST_DEBUG_FUNCPTR (gst_klingo1_src_fill);
 
   gst_type_mark_as_plugin_api (GST_TYPE_KLINGO1_MODEL, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_KLINGO1_ASPECT_RATIO, 0);

@@ -6,26 +6,13 @@
 #include <gst/gst.h>
 #include <gst/base/gstbasesrc.h>
 
+#include "gstklingo1settings.h"
+
 G_BEGIN_DECLS
 
 #define GST_TYPE_KLINGO1_SRC (gst_klingo1_src_get_type ())
 G_DECLARE_FINAL_TYPE (GstKlingo1Src, gst_klingo1_src, GST, KLINGO1_SRC,
     GstBaseSrc)
-
-/**
- * GstKlingo1CacheMode:
- * @GST_KLINGO1_CACHE_READ_WRITE: play a cached clip, resume a journaled task,
- *   record new ones
- * @GST_KLINGO1_CACHE_REFRESH: forget what is cached for this request and
- *   generate anew (the new task is recorded)
- * @GST_KLINGO1_CACHE_DISABLED: no cache and no journal
- */
-typedef enum
-{
-  GST_KLINGO1_CACHE_READ_WRITE,
-  GST_KLINGO1_CACHE_REFRESH,
-  GST_KLINGO1_CACHE_DISABLED,
-} GstKlingo1CacheMode;
 
 GST_ELEMENT_REGISTER_DECLARE (klingo1src);
 
