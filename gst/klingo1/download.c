@@ -42,6 +42,8 @@ GST_DEBUG_CATEGORY_STATIC (klingo1_download_debug);
 /* The ranges map is saved for a later run after this much new data. */
 #define SAVE_EVERY (8 * 1024 * 1024)
 #define PROGRESS_INTERVAL_US (250 * 1000)
+/* Bytes needed to judge whether a body is an MP4 (one box header). */
+#define SNIFF_BYTES 16
 #define DEFAULT_STALL_TIMEOUT 30
 /* Failed attempts in a row, without a byte of progress, when there is no
  * deadline to bound them. */
@@ -704,6 +706,21 @@ fetch_once (GstKlingo1Download * dl, Fetcher * f, gboolean * progressed,
       break;
     gst_klingo1_watchdog_kick (wd);
 
+    /* the first box header must be whole to judge it, however the bytes
+     * trickle in */
+    while (wpos == 0 && n < SNIFF_BYTES) {
+      gssize more = g_input_stream_read (stream, buf + n, SNIFF_BYTES - n,
+          cancellable, &err);
+      if (more < 0) {
+        g_propagate_error (error, transfer_error (dl, wd, err));
+        g_input_stream_close (stream, NULL, NULL);
+        return FALSE;
+      }
+      if (more == 0)
+        break;
+      gst_klingo1_watchdog_kick (wd);
+      n += more;
+    }
     if (wpos == 0 && !gst_klingo1_mp4_sniff (buf, n)) {
       g_propagate_error (error, not_a_video_error (msg, buf, n));
       g_input_stream_close (stream, NULL, NULL);

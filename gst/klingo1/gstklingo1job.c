@@ -28,6 +28,7 @@
 #include "download.h"
 #include "mp4check.h"
 #include "poll-schedule.h"
+#include "session.h"
 
 GST_DEBUG_CATEGORY_EXTERN (gst_klingo1_src_debug);
 #define GST_CAT_DEFAULT gst_klingo1_src_debug
@@ -81,8 +82,9 @@ gst_klingo1_job_new (const GstKlingo1Settings * settings,
     GstKlingo1JobEventFunc on_event, gpointer user_data)
 {
   GstKlingo1Job *job = g_new0 (GstKlingo1Job, 1);
-  GstKlingo1HttpConfig http = { 0, };
+  GstKlingo1HttpConfig http;
 
+  gst_klingo1_http_config_init (&http);
   gst_klingo1_settings_copy (settings, &job->settings);
   job->on_event = on_event;
   job->user_data = user_data;

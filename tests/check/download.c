@@ -622,7 +622,8 @@ GST_START_TEST (test_resume_from_ranges)
 
     fail_unless (gst_klingo1_download_start (dl, &error));
     fail_unless (gst_klingo1_download_wait_size (dl, &size, NULL, &error));
-    fail_unless (gst_klingo1_download_read (dl, 1024 * 1024, buf, 1000, NULL,
+    /* inside the first transfer's window: no second transfer */
+    fail_unless (gst_klingo1_download_read (dl, 300 * 1024, buf, 1000, NULL,
             &error) > 0);
     gst_klingo1_download_stop (dl);
     held = gst_klingo1_download_get_held (dl);
