@@ -203,6 +203,64 @@ record_upload (SoupServerMessage * msg)
   soup_multipart_free (multipart);
 }
 
+/* A response that sends one byte per second: headers first, then the body
+ * (chunked, so that it never looks complete). Stops when the client goes. */
+typedef struct
+{
+  SoupServerMessage *msg;
+  GSource *source;
+} Trickle;
+
+static void
+trickle_finished (SoupServerMessage * msg, Trickle * t)
+{
+  g_source_destroy (t->source);
+  g_source_unref (t->source);
+  g_free (t);
+}
+
+static gboolean
+trickle_tick (gpointer data)
+{
+  Trickle *t = data;
+
+  soup_message_body_append (soup_server_message_get_response_body (t->msg),
+      SOUP_MEMORY_STATIC, " ", 1);
+  soup_server_message_unpause (t->msg);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+trickle_body (SoupServerMessage * msg, const gchar * content_type)
+{
+  SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+  Trickle *t = g_new0 (Trickle, 1);
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (resp, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (resp, content_type, NULL);
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, "{", 1);
+  t->msg = msg;
+  t->source = g_timeout_source_new (1000);
+  g_source_set_callback (t->source, trickle_tick, t, NULL);
+  g_source_attach (t->source, srv.context);
+  g_signal_connect (msg, "finished", G_CALLBACK (trickle_finished), t);
+}
+
+/* Headers, the first byte of the body, then nothing, ever. */
+static void
+stall_body (SoupServerMessage * msg)
+{
+  SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (resp, SOUP_ENCODING_CHUNKED);
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, "{", 1);
+  soup_server_message_pause (msg);
+}
+
 static void
 api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
@@ -211,6 +269,10 @@ api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   Scripted *s;
 
+  if (g_str_equal (path, "/files/trickle.mp4")) {
+    trickle_body (msg, "video/mp4");
+    return;
+  }
   if (g_str_has_prefix (path, "/files/")) {
     serve_content (msg, path);
     return;
@@ -231,6 +293,16 @@ api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   srv.body = g_strndup (body->data, body->length);
   if (g_str_equal (path, "/api/v1/files/upload/stream"))
     record_upload (msg);
+  if (g_str_equal (path, "/v1/tasks/trickle-body")) {
+    g_mutex_unlock (&srv.lock);
+    trickle_body (msg, "application/json");
+    return;
+  }
+  if (g_str_equal (path, "/v1/tasks/stall-once") && srv.requests == 1) {
+    g_mutex_unlock (&srv.lock);
+    stall_body (msg);
+    return;
+  }
   s = g_queue_pop_head (&srv.script);
   g_mutex_unlock (&srv.lock);
 
@@ -263,7 +335,10 @@ static void
 cdn_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
 {
-  serve_content (msg, path);
+  if (g_str_equal (path, "/files/trickle.mp4"))
+    trickle_body (msg, "video/mp4");
+  else
+    serve_content (msg, path);
 }
 
 static gchar *
@@ -1078,6 +1153,220 @@ GST_START_TEST (test_io_timeout)
 
 GST_END_TEST;
 
+
+/* ---- fault matrix -------------------------------------------------------- */
+
+static const gchar *html_page =
+    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body>"
+    "</html>";
+
+GST_START_TEST (test_poll_not_a_task_retried)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (2);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* a proxy's page with a 200, then the task */
+  script (200, html_page, NULL);
+  script (200, "{\"id\":\"x\"", NULL);
+  script (200, processing_ok, NULL);
+  task = gst_klingo1_client_get_task (client, "task-unified-1", NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (task->progress, 42);
+  fail_unless_equals_int (get_requests (), 3);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_poll_not_a_task_exhausted)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (2);
+  g_autoptr (GError) error = NULL;
+
+  script (200, html_page, NULL);
+  script (200, html_page, NULL);
+  script (200, "[1,2,3]", NULL);
+  script (200, processing_ok, NULL);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+          &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_PROTOCOL), "%s", error->message);
+  fail_unless (strstr (error->message, "not a task") != NULL, "%s",
+      error->message);
+  fail_unless (strstr (error->message, "GET /v1/tasks/task-unified-1")
+      != NULL, "%s", error->message);
+  fail_unless_equals_int (gst_klingo1_error_get_http_status (error), 200);
+  /* the first try and two retries */
+  fail_unless_equals_int (get_requests (), 3);
+  fail_unless_equals_int (clear_script (), 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_create_not_a_task_not_retried)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GError) error = NULL;
+
+  /* the task may exist: sending the create again could pay twice */
+  script (200, html_page, NULL);
+  script (200, create_ok, NULL);
+  fail_unless (gst_klingo1_client_create_task (client, create_body, "k",
+          NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_PROTOCOL), "%s", error->message);
+  fail_unless (strstr (error->message, "not a task") != NULL, "%s",
+      error->message);
+  fail_unless_equals_int (get_requests (), 1);
+  fail_unless_equals_int (clear_script (), 1);
+}
+
+GST_END_TEST;
+
+/* Accepts one connection, reads the request and sends the status line of
+ * the answer one byte per second until the client hangs up. */
+typedef struct
+{
+  GSocket *listener;
+  gchar *base;
+  GThread *thread;
+} TrickleHeaders;
+
+static gpointer
+trickle_headers_thread (gpointer data)
+{
+  TrickleHeaders *th = data;
+  g_autoptr (GSocket) conn = g_socket_accept (th->listener, NULL, NULL);
+  const gchar *status = "HTTP/1.1 200 OK\r\nContent-Type: application/json"
+      "\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  gchar buf[4096];
+  const gchar *p;
+
+  if (conn == NULL)
+    return NULL;
+  g_socket_receive (conn, buf, sizeof (buf), NULL, NULL);
+  for (p = status; *p; p++) {
+    if (g_socket_send (conn, p, 1, NULL, NULL) < 0)
+      break;
+    g_usleep (G_USEC_PER_SEC);
+    if (g_socket_condition_check (conn, G_IO_IN | G_IO_HUP))
+      break;
+  }
+  return NULL;
+}
+
+static void
+trickle_headers_start (TrickleHeaders * th)
+{
+  th->listener = stalling_server (&th->base);
+  th->thread = g_thread_new ("trickle", trickle_headers_thread, th);
+}
+
+static void
+trickle_headers_stop (TrickleHeaders * th)
+{
+  g_socket_close (th->listener, NULL);
+  g_thread_join (th->thread);
+  g_object_unref (th->listener);
+  g_free (th->base);
+}
+
+static void
+assert_cancelled_promptly (CancelLater * cl, GThread * thread,
+    const GError * error)
+{
+  gint64 late = g_get_monotonic_time () - cl->cancelled_at;
+
+  g_thread_join (thread);
+  fail_unless (cl->cancelled_at > 0);
+  fail_unless (late < G_USEC_PER_SEC, "returned %" G_GINT64_FORMAT
+      " ms after the cancel", late / 1000);
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "%s", error->message);
+}
+
+GST_START_TEST (test_cancel_trickled_headers)
+{
+  TrickleHeaders th = { 0, };
+  g_autoptr (GstKlingo1Client) client = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  trickle_headers_start (&th);
+  client = gst_klingo1_client_new (th.base, API_KEY, NULL);
+  gst_klingo1_client_set_max_retries (client, 4);
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1",
+          cancellable, &error) == NULL);
+  assert_cancelled_promptly (&cl, thread, error);
+  trickle_headers_stop (&th);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cancel_trickled_body)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_unless (gst_klingo1_client_get_task (client, "trickle-body",
+          cancellable, &error) == NULL);
+  assert_cancelled_promptly (&cl, thread, error);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cancel_trickled_download)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = make_tmp_dir ();
+  g_autofree gchar *path = g_build_filename (dir, "clip.mp4", NULL);
+  g_autofree gchar *url = g_strconcat (srv.cdn_base, "/files/trickle.mp4",
+      NULL);
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_if (gst_klingo1_client_download (client, url, path, NULL, NULL,
+          cancellable, &error));
+  assert_cancelled_promptly (&cl, thread, error);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stalled_body_times_out_and_retries)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (1);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 start;
+
+  /* headers, one byte, silence: no progress for the I/O timeout fails the
+   * try, and a task read is tried again */
+  gst_klingo1_client_set_io_timeout (client, 1);
+  script (200, processing_ok, NULL);
+  start = g_get_monotonic_time ();
+  task = gst_klingo1_client_get_task (client, "stall-once", NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (task->progress, 42);
+  fail_unless_equals_int (get_requests (), 2);
+  /* 1 s of silence, 1 s of backoff */
+  fail_unless (g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC);
+}
+
+GST_END_TEST;
+
 static Suite *
 client_suite (void)
 {
@@ -1102,6 +1391,13 @@ client_suite (void)
   tcase_add_test (tc, test_sleep_cancel);
   tcase_add_test (tc, test_cancel_stalled_get);
   tcase_add_test (tc, test_io_timeout);
+  tcase_add_test (tc, test_poll_not_a_task_retried);
+  tcase_add_test (tc, test_poll_not_a_task_exhausted);
+  tcase_add_test (tc, test_create_not_a_task_not_retried);
+  tcase_add_test (tc, test_cancel_trickled_headers);
+  tcase_add_test (tc, test_cancel_trickled_body);
+  tcase_add_test (tc, test_cancel_trickled_download);
+  tcase_add_test (tc, test_stalled_body_times_out_and_retries);
   return s;
 }
 
