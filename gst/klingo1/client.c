@@ -447,6 +447,7 @@ retry_wait (GstKlingo1Client * client, const gchar * what, CallKind kind,
 {
   g_autoptr (GError) final = NULL;
   gint64 deadline = client->retry_deadline;
+  const gchar *prefix, *sep;
   gdouble delay;
 
   /* whatever libsoup made of an interrupted transfer, the caller asked for
@@ -458,23 +459,27 @@ retry_wait (GstKlingo1Client * client, const gchar * what, CallKind kind,
   if (!is_retryable (err, kind))
     goto give_up;
 
+  /* our messages mostly name the call already */
+  prefix = strstr (final->message, what) ? "" : what;
+  sep = *prefix ? ": " : "";
+
   delay = gst_klingo1_client_backoff (n, retry_after);
   if (deadline > 0 && kind != CALL_CREATE) {
     /* until the deadline rather than a number of times: an outage of a few
      * minutes should not fail a job that may still finish in time */
     if (g_get_monotonic_time () + (gint64) (delay * G_USEC_PER_SEC) >=
         deadline) {
-      GST_INFO ("%s: %s; no retry: the deadline comes first", what,
+      GST_INFO ("no retry, the deadline comes first: %s%s%s", prefix, sep,
           final->message);
       goto give_up;
     }
-    GST_INFO ("%s: %s; retry %u in %.1f s (until the deadline)", what,
-        final->message, n + 1, delay);
+    GST_INFO ("retry %u in %.1f s (until the deadline): %s%s%s", n + 1,
+        delay, prefix, sep, final->message);
   } else {
     if (n >= client->max_retries)
       goto give_up;
-    GST_INFO ("%s: %s; retry %u of %u in %.1f s", what, final->message,
-        n + 1, client->max_retries, delay);
+    GST_INFO ("retry %u of %u in %.1f s: %s%s%s", n + 1, client->max_retries,
+        delay, prefix, sep, final->message);
   }
 
   if (client->retry_notify != NULL)
