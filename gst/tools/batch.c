@@ -50,6 +50,7 @@ typedef struct
   gdouble seconds;
   gdouble cost;
   gboolean from_cache;
+  gboolean started;
   gchar *last_status;
 } Entry;
 
@@ -254,6 +255,7 @@ start_entry (Batch * b, Entry * e)
   }
   b->spent += e->cost;
   e->status = ST_RUNNING;
+  e->started = TRUE;
   b->running++;
   k1_run_start (e->run);
 }
@@ -355,9 +357,8 @@ print_summary (Batch * b)
   for (i = 0; i < b->entries->len; i++) {
     Entry *e = g_ptr_array_index (b->entries, i);
     g_autofree gchar *line = g_strdup_printf ("%u", e->job->line);
-    g_autofree gchar *secs = e->status == ST_DONE || e->status == ST_FAILED
-        || e->status == ST_STOPPED ? g_strdup_printf ("%.1f", e->seconds) :
-        g_strdup ("-");
+    g_autofree gchar *secs = e->started ?
+        g_strdup_printf ("%.1f", e->seconds) : g_strdup ("-");
     const gchar *status = status_names[e->status];
     const gchar *error = e->error ? e->error : "";
 
@@ -405,7 +406,7 @@ dry_run (Batch * b)
   g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (
       (GDestroyNotify) g_strfreev);
   gdouble total = 0;
-  guint i, n_new = 0, n_bad = 0, n_over = 0;
+  guint i, n_new = 0, n_bad = 0, n_blocked = 0;
   gboolean assumed = FALSE;
 
   g_ptr_array_add (rows, row_new ("LINE", "OUTPUT", "MODEL", "BILLED",
@@ -442,9 +443,12 @@ dry_run (Batch * b)
       note = "skipped: output exists";
     } else if (plan.attach) {
       note = "attaches to a task: nothing created";
+    } else if (plan.cache == K1_CACHE_LOST) {
+      note = "paid, then lost: fails; \"cache-mode\": \"refresh\" pays again";
+      n_blocked++;
     } else if (b->budget >= 0 && total + cost > b->budget + 1e-9) {
       note = "over budget: would not start";
-      n_over++;
+      n_blocked++;
       cost = 0;
     } else if (cost > 0) {
       n_new++;
@@ -468,7 +472,7 @@ dry_run (Batch * b)
     g_print ("* edit models: %s\n", "billed per second of input (3-10 s, "
         "6-20 s); the API document gives no per-second price, 8 credits/s "
         "(the image-to-video rate) is an assumption");
-  return n_bad || n_over ? K1_EXIT_FAILED : K1_EXIT_OK;
+  return n_bad || n_blocked ? K1_EXIT_FAILED : K1_EXIT_OK;
 }
 
 /* ---- the command -------------------------------------------------------- */
@@ -544,7 +548,7 @@ k1_cmd_batch (gint argc, gchar ** argv)
       "A summary table goes to stdout. Exit status: 0 all done or skipped, "
       "1 a job failed, was over budget or invalid, 2 usage, 130 "
       "interrupted.", entries, TRUE);
-  k1_api_options_add (ctx, &b.api, TRUE, TRUE);
+  k1_api_options_add (ctx, &b.api, TRUE, TRUE, TRUE);
   if (!k1_option_context_parse (ctx, &argc, &argv)) {
     batch_clear (&b);
     return K1_EXIT_USAGE;
@@ -591,11 +595,8 @@ k1_cmd_batch (gint argc, gchar ** argv)
     e->job = g_ptr_array_index (b.jobs, i);
     if (e->job->output)
       e->path = g_build_filename (b.out_dir, e->job->output, NULL);
-    if (e->job->error) {
+    if (e->job->error)
       entry_fail (e, ST_FAILED, e->job->error);
-      if (!b.dry_run)
-        g_printerr ("line %u: %s\n", e->job->line, e->job->error);
-    }
     g_ptr_array_add (b.entries, e);
   }
 
@@ -614,14 +615,14 @@ k1_cmd_batch (gint argc, gchar ** argv)
     g_autoptr (GError) err = NULL;
     K1Plan plan = { 0, };
 
-    if (e->status != ST_QUEUED)
-      continue;
-    src = prepare (&b, e, &plan, &err);
-    if (src == NULL) {
-      entry_fail (e, ST_FAILED, err->message);
-      g_printerr ("line %u: %s\n", e->job->line, err->message);
+    if (e->status == ST_QUEUED) {
+      src = prepare (&b, e, &plan, &err);
+      if (src == NULL)
+        entry_fail (e, ST_FAILED, err->message);
+      k1_plan_clear (&plan);
     }
-    k1_plan_clear (&plan);
+    if (e->status == ST_FAILED)
+      g_printerr ("line %u: %s\n", e->job->line, e->error);
   }
 
   if (g_mkdir_with_parents (b.out_dir, 0755) != 0) {

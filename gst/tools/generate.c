@@ -342,7 +342,7 @@ run_command (const gchar * name, gint argc, gchar ** argv, gboolean submit)
       "1 failed, 2 usage, 130 interrupted.", entries, TRUE);
   if (!submit)
     g_option_context_add_main_entries (ctx, output_entries, NULL);
-  k1_api_options_add (ctx, &o.api, TRUE, TRUE);
+  k1_api_options_add (ctx, &o.api, TRUE, TRUE, TRUE);
   if (!k1_option_context_parse (ctx, &argc, &argv)) {
     options_clear (&o);
     return K1_EXIT_USAGE;

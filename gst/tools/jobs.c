@@ -46,7 +46,12 @@ parse_line (guint line_no, const gchar * text)
 
   job->line = line_no;
   if (!json_parser_load_from_data (parser, text, -1, &error)) {
-    job->error = g_strdup_printf ("not valid JSON: %s", error->message);
+    /* json-glib names the buffer "<data>:LINE:COLUMN"; the line is ours. */
+    if (g_str_has_prefix (error->message, "<data>:1:"))
+      job->error = g_strdup_printf ("not valid JSON: column %s",
+          error->message + strlen ("<data>:1:"));
+    else
+      job->error = g_strdup_printf ("not valid JSON: %s", error->message);
     return job;
   }
   root = json_parser_get_root (parser);

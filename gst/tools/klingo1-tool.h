@@ -25,7 +25,8 @@ typedef struct
 } K1ApiOptions;
 
 void         k1_api_options_add (GOptionContext * ctx, K1ApiOptions * opts,
-                                 gboolean files, gboolean cache);
+                                 gboolean api, gboolean files,
+                                 gboolean cache);
 void         k1_api_options_clear (K1ApiOptions * opts);
 /* What the element would use: the option, else the environment, else the
  * default. */
@@ -79,6 +80,7 @@ typedef enum
   K1_CACHE_NONE,                /* nothing: a run creates (and pays for) a task */
   K1_CACHE_TASK,                /* a journaled task: a run resumes it, no create */
   K1_CACHE_CLIP,                /* the finished clip: a run makes no API call */
+  K1_CACHE_LOST,                /* paid, then lost: a run fails, pays nothing */
   K1_CACHE_OFF,                 /* cache-mode disabled or refresh */
 } K1CacheState;
 

@@ -36,14 +36,15 @@ static const Command commands[] = {
 
 void
 k1_api_options_add (GOptionContext * ctx, K1ApiOptions * opts,
-    gboolean files, gboolean cache)
+    gboolean api, gboolean files, gboolean cache)
 {
   GOptionEntry entries[4] = { {NULL} };
   guint n = 0;
 
-  entries[n++] = (GOptionEntry) { "api-url", 0, 0, G_OPTION_ARG_STRING,
-    &opts->api_url, "Base URL of the API (default: $KLINGO1_API_URL, else "
-        GST_KLINGO1_DEFAULT_API_URL ")", "URL" };
+  if (api)
+    entries[n++] = (GOptionEntry) { "api-url", 0, 0, G_OPTION_ARG_STRING,
+      &opts->api_url, "Base URL of the API (default: $KLINGO1_API_URL, else "
+          GST_KLINGO1_DEFAULT_API_URL ")", "URL" };
   if (files)
     entries[n++] = (GOptionEntry) { "files-url", 0, 0, G_OPTION_ARG_STRING,
       &opts->files_url, "Base URL of the Files API for local inputs "

@@ -10,6 +10,8 @@
 
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
 #include <gst/pbutils/pbutils.h>
 
 #include "klingo1-tool.h"
@@ -32,6 +34,8 @@ k1_cache_state_to_string (K1CacheState state)
       return "cached";
     case K1_CACHE_TASK:
       return "resumes task";
+    case K1_CACHE_LOST:
+      return "lost";
     case K1_CACHE_OFF:
       return "cache off";
     case K1_CACHE_NONE:
@@ -52,7 +56,7 @@ gdouble
 k1_plan_cost (const K1Plan * plan)
 {
   if (plan->attach || plan->cache == K1_CACHE_CLIP
-      || plan->cache == K1_CACHE_TASK)
+      || plan->cache == K1_CACHE_TASK || plan->cache == K1_CACHE_LOST)
     return 0;
   return plan->credits;
 }
@@ -160,7 +164,9 @@ k1_plan_source (GstElement * src, K1Plan * plan, GError ** error)
   g_autofree gchar *cache_dir = NULL;
   g_autofree gchar *clip = NULL;
   g_autofree gchar *journal = NULL;
+  g_autofree gchar *lost = NULL;
   const gchar *mode;
+  GStatBuf st;
 
   memset (plan, 0, sizeof *plan);
   plan->attach = task_id != NULL;
@@ -187,10 +193,15 @@ k1_plan_source (GstElement * src, K1Plan * plan, GError ** error)
   cache_dir = k1_effective_cache_dir (cache_prop);
   plan->entry_dir = g_build_filename (cache_dir, "tasks", plan->key, NULL);
 
+  /* Read as the store's listing reads an entry (store.h layout), without
+   * opening it: open_entry() would create the directory. */
   clip = g_build_filename (plan->entry_dir, "clip.mp4", NULL);
   journal = g_build_filename (plan->entry_dir, "task.json", NULL);
-  if (g_file_test (clip, G_FILE_TEST_IS_REGULAR))
+  lost = g_build_filename (plan->entry_dir, "lost.json", NULL);
+  if (g_stat (clip, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0)
     plan->cache = K1_CACHE_CLIP;
+  else if (g_file_test (lost, G_FILE_TEST_EXISTS))
+    plan->cache = K1_CACHE_LOST;
   else if (journal_has_task (journal))
     plan->cache = K1_CACHE_TASK;
   else

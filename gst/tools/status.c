@@ -59,7 +59,7 @@ k1_cmd_status (gint argc, gchar ** argv)
       "query (it holds the link's signature).",
       "Exit status: 0 when the task was read (whatever its status), 1 when "
       "it could not be, 2 usage.", NULL, FALSE);
-  k1_api_options_add (ctx, &api, FALSE, FALSE);
+  k1_api_options_add (ctx, &api, TRUE, FALSE, FALSE);
   if (!k1_option_context_parse (ctx, &argc, &argv)) {
     k1_api_options_clear (&api);
     return K1_EXIT_USAGE;
