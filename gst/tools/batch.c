@@ -316,15 +316,16 @@ print_table (GPtrArray * rows, guint n_cols)
   }
   for (r = 0; r < rows->len; r++) {
     gchar **row = g_ptr_array_index (rows, r);
+    g_autoptr (GString) line = g_string_new (NULL);
 
     for (c = 0; c < n_cols; c++) {
+      g_string_append (line, row[c]);
       /* The last column is free text: no padding after it. */
-      if (c == n_cols - 1)
-        g_print ("%s\n", row[c]);
-      else
-        g_print ("%s%*s  ", row[c],
+      if (c < n_cols - 1)
+        g_string_append_printf (line, "%*s  ",
             (gint) (width[c] - g_utf8_strlen (row[c], -1)), "");
     }
+    g_print ("%s\n", g_strchomp (line->str));
   }
 }
 

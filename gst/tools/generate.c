@@ -147,9 +147,10 @@ draw_live (App * app)
 
   if (run->eta >= 0)
     eta = g_strdup_printf ("  ~%d s left", run->eta);
-  line = g_strdup_printf ("%s %-11s %5.1f s%s%s%s", bar, run->status,
-      k1_run_seconds (run), eta ? eta : "", run->task_id ? "  " : "",
-      run->task_id ? run->task_id : "");
+  /* The task id is on the "Submitted task" line above: the bar keeps to
+   * what changes. */
+  line = g_strdup_printf ("%s %-11s %5.1f s%s", bar, run->status,
+      k1_run_seconds (run), eta ? eta : "");
   k1_progress_live (app->progress, line);
 }
 
