@@ -219,6 +219,32 @@ new_logger (void)
 
 /* ---- sessions ----------------------------------------------------------- */
 
+/* What GSimpleProxyResolver and GIO's proxies can use; anything else would
+ * only fail later, at every connect. */
+static gboolean
+proxy_uri_is_usable (const gchar * proxy_uri)
+{
+  static const gchar *const schemes[] = { "http", "https", "socks", "socks4",
+    "socks4a", "socks5"
+  };
+  g_autoptr (GUri) uri = g_uri_parse (proxy_uri, G_URI_FLAGS_NONE, NULL);
+  const gchar *host;
+  guint i;
+
+  if (uri == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (g_uri_get_scheme (uri), "direct") == 0)
+    return TRUE;
+  host = g_uri_get_host (uri);
+  if (host == NULL || *host == '\0' || strpbrk (host, " \t\r\n") != NULL)
+    return FALSE;
+  for (i = 0; i < G_N_ELEMENTS (schemes); i++) {
+    if (g_ascii_strcasecmp (g_uri_get_scheme (uri), schemes[i]) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static SoupSession *
 new_session (const GstKlingo1HttpConfig * config, GError ** error)
 {
@@ -241,10 +267,11 @@ new_session (const GstKlingo1HttpConfig * config, GError ** error)
   }
 
   if (config->proxy_uri != NULL) {
-    /* the URI may hold a password: it never goes into a message */
-    if (!g_uri_is_valid (config->proxy_uri, G_URI_FLAGS_NONE, NULL)) {
+    if (!proxy_uri_is_usable (config->proxy_uri)) {
+      /* the URI may hold a password: it never goes into a message */
       g_set_error_literal (error, GST_KLINGO1_ERROR,
-          GST_KLINGO1_ERROR_INVALID_REQUEST, "The proxy is not a valid URI");
+          GST_KLINGO1_ERROR_INVALID_REQUEST, "The proxy is not a URI of an "
+          "http, https or socks proxy, nor direct://");
       return NULL;
     }
     resolver = g_simple_proxy_resolver_new (config->proxy_uri, NULL);
