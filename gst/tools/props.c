@@ -75,6 +75,9 @@ invalid_value (GParamSpec * pspec, const gchar * text, GError ** error)
 {
   g_autofree gchar *expected = describe_type (pspec);
 
+  /* Never echo a key, even a malformed one. */
+  if (strstr (pspec->name, "key"))
+    text = "(hidden)";
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
       "%s: \"%s\" is not valid here: expected %s", pspec->name, text,
       expected);

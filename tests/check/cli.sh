@@ -171,6 +171,29 @@ grep -q "^2 .*b.mp4 .* 0 .*cached" "$work/dry3.txt" || { cat "$work/dry3.txt"; f
 expect_eq "cached job: no create" "$(stat creates)" $((creates + 3))
 echo "ok: batch, re-run, dry run"
 
+# Ctrl-C in a batch: the running tasks go on; the same batch again resumes
+# them (poll-interval is not part of the request, so a faster one resumes
+# the same tasks).
+for i in 1 2; do
+  echo "{\"output\": \"i$i.mp4\", \"prompt\": \"Batch interrupted $i\", \"images\": [\"$work/first.png\"], \"poll-interval\": 30}"
+done > "$work/int.jsonl"
+sed 's/"poll-interval": 30/"poll-interval": 0.1/' "$work/int.jsonl" > "$work/int-fast.jsonl"
+creates=$(stat creates)
+"$cli" batch "$work/int.jsonl" --jobs 2 --out-dir "$out" --cache-dir "$cache" > "$work/bint.txt" 2> "$work/bint.log" &
+pid=$!
+for _ in $(seq 100); do [ "$(grep -c "Submitted task" "$work/bint.log")" = 2 ] && break; sleep 0.1; done
+kill -INT $pid
+rc=0; wait $pid || rc=$?
+cat "$work/bint.log" "$work/bint.txt"
+expect_eq "batch Ctrl-C: exit status" "$rc" 130
+expect_eq "batch Ctrl-C: stopped" "$(grep -c ' stopped ' "$work/bint.txt")" 2
+grep -q "2 tasks go on at the API" "$work/bint.log" || fail "batch Ctrl-C message"
+"$cli" batch "$work/int-fast.jsonl" --jobs 2 --out-dir "$out" --cache-dir "$cache" > "$work/bint2.txt" 2> "$work/bint2.log" \
+  || { cat "$work/bint2.log" "$work/bint2.txt"; fail "batch resume"; }
+expect_eq "batch resume: resumed" "$(grep -c "Resuming task" "$work/bint2.log")" 2
+expect_eq "batch resume: no new create" "$(stat creates)" $((creates + 2))
+echo "ok: batch Ctrl-C, then the same batch resumes"
+
 # ---- budget ----------------------------------------------------------------
 cat > "$work/budget.jsonl" <<EOF
 {"output": "d.mp4", "prompt": "Budget D", "images": ["$work/first.png"], "poll-interval": 0.1}
