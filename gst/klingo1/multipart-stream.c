@@ -35,6 +35,7 @@ struct _GstKlingo1MultipartStream
   GInputStream *file;
   goffset file_size;
   goffset file_left;            /* bytes still to read from @file */
+  goffset length;               /* of the whole body, fixed when opened */
   GBytes *prefix;               /* headers + the sniffed start of the file */
   GBytes *suffix;
   gchar *content_type;
@@ -309,6 +310,9 @@ gst_klingo1_multipart_stream_new (const gchar * path, const gchar * field,
   self->prefix = g_string_free_to_bytes (prefix);
   self->suffix = g_bytes_new_take (g_strdup_printf ("\r\n--%s--\r\n",
           boundary), strlen (boundary) + 8);
+  /* the prefix holds the first file bytes already read */
+  self->length = (goffset) g_bytes_get_size (self->prefix) + self->file_left
+      + (goffset) g_bytes_get_size (self->suffix);
 
   return g_steal_pointer (&self);
 }
@@ -318,9 +322,7 @@ gst_klingo1_multipart_stream_get_length (GstKlingo1MultipartStream * stream)
 {
   g_return_val_if_fail (GST_IS_KLINGO1_MULTIPART_STREAM (stream), -1);
 
-  /* the prefix holds the first file bytes already read */
-  return (goffset) g_bytes_get_size (stream->prefix) + stream->file_left
-      + (goffset) g_bytes_get_size (stream->suffix);
+  return stream->length;
 }
 
 goffset
