@@ -1131,14 +1131,18 @@ set_upload_body (SoupMessage * msg, GstKlingo1MultipartStream * body)
       G_INPUT_STREAM (body), gst_klingo1_multipart_stream_get_length (body));
 }
 
-/* libsoup drops the (consumed) body of a message it restarts (a 307/308
- * redirect, a misdirected HTTP/2 request): it needs a fresh one. */
+/* libsoup drops the (consumed) body of a message it restarts: one that goes
+ * out again as a POST (a misdirected HTTP/2 request, an authentication
+ * retry) needs a fresh one. A 301/302/303 turns the POST into a GET without
+ * a body, which must stay so. */
 static void
 on_upload_restarted (SoupMessage * msg, gpointer user_data)
 {
   UploadCall *call = user_data;
   g_autoptr (GstKlingo1MultipartStream) body = NULL;
 
+  if (soup_message_get_method (msg) != SOUP_METHOD_POST)
+    return;
   g_clear_error (&call->reopen_error);
   body = open_upload_body (call->client, call, &call->reopen_error);
   if (body != NULL)
@@ -1176,13 +1180,11 @@ upload_attempt (GstKlingo1Client * client, gpointer data, gint * retry_after,
   ok = exchange (client, msg, &call->json, retry_after, cancellable, error);
   g_signal_handlers_disconnect_by_func (msg, on_upload_restarted, call);
   if (call->reopen_error != NULL) {
-    if (ok || (error != NULL && *error != NULL
-            && (*error)->domain != GST_KLINGO1_ERROR)) {
-      g_clear_error (error);
-      g_propagate_error (error, g_steal_pointer (&call->reopen_error));
-      return FALSE;
-    }
-    g_clear_error (&call->reopen_error);
+    /* the restart went out without its body; whatever the server made of
+     * that, this is why */
+    g_clear_error (error);
+    g_propagate_error (error, g_steal_pointer (&call->reopen_error));
+    return FALSE;
   }
   if (!ok)
     return FALSE;

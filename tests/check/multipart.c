@@ -37,6 +37,9 @@ static struct
   gchar *base;
 
   guint uploads;
+  guint see_other;              /* answer 303 to this many uploads first */
+  gchar *last_method;
+  guint64 last_body_length;
   guint fail_first;             /* answer 503 to this many uploads first */
   gint64 content_length;
   gchar *boundary;
@@ -124,6 +127,23 @@ handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   gboolean fail;
 
   g_mutex_lock (&srv.lock);
+  g_free (srv.last_method);
+  srv.last_method = g_strdup (soup_server_message_get_method (msg));
+  srv.last_body_length = soup_server_message_get_request_body (msg)->length;
+  if (g_str_equal (path, "/done")) {
+    g_mutex_unlock (&srv.lock);
+    soup_server_message_set_status (msg, 200, NULL);
+    soup_server_message_set_response (msg, "application/json",
+        SOUP_MEMORY_STATIC, upload_ok, strlen (upload_ok));
+    return;
+  }
+  if (srv.see_other > 0) {
+    srv.see_other--;
+    srv.uploads++;
+    g_mutex_unlock (&srv.lock);
+    soup_server_message_set_redirect (msg, 303, "/done");
+    return;
+  }
   srv.uploads++;
   srv.content_length = soup_message_headers_get_content_length (req);
   {
@@ -216,12 +236,13 @@ teardown (void)
   g_clear_pointer (&srv.base, g_free);
   g_clear_pointer (&srv.filename, g_free);
   g_clear_pointer (&srv.boundary, g_free);
+  g_clear_pointer (&srv.last_method, g_free);
   g_clear_pointer (&srv.name, g_free);
   g_clear_pointer (&srv.part_type, g_free);
   g_clear_pointer (&srv.part, g_bytes_unref);
   g_clear_pointer (&srv.parts, g_ptr_array_unref);
   g_clear_pointer (&srv.streamed_sum, g_checksum_free);
-  srv.uploads = srv.fail_first = 0;
+  srv.uploads = srv.fail_first = srv.see_other = 0;
   srv.streamed = 0;
   srv.ready = FALSE;
 }
@@ -486,6 +507,33 @@ GST_START_TEST (test_upload_retry_reopens)
 
 GST_END_TEST;
 
+
+GST_START_TEST (test_upload_see_other)
+{
+  g_autofree gchar *dir = make_tmp_dir ();
+  g_autoptr (GBytes) content = make_content (64 * 1024, png_head,
+      sizeof (png_head));
+  g_autofree gchar *path = write_file (dir, "frame.png", content);
+  g_autoptr (GstKlingo1Client) client = new_client ("", 0);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = NULL;
+
+  /* libsoup follows a 303 with a GET without body: the file must not come
+   * back on it */
+  srv.see_other = 1;
+  url = gst_klingo1_client_upload_file (client, path, NULL, NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_string (url, "https://files.example.com/u/1");
+  fail_unless_equals_int (srv.uploads, 1);
+  fail_unless_equals_string (srv.last_method, "GET");
+  fail_unless_equals_uint64 (srv.last_body_length, 0);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
 static glong
 peak_rss_kib (void)
 {
@@ -620,6 +668,7 @@ multipart_suite (void)
   tcase_add_test (tc, test_upload_identical);
   tcase_add_test (tc, test_upload_odd_name);
   tcase_add_test (tc, test_upload_retry_reopens);
+  tcase_add_test (tc, test_upload_see_other);
   tcase_add_test (tc, test_upload_100mb_memory);
   tcase_add_test (tc, test_upload_limits_and_names);
   return s;
