@@ -8,7 +8,27 @@
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
 
+#include "provider.h"
+#include "session.h"
+
 G_BEGIN_DECLS
+
+/* A client on the shared session of @config (NULL: the defaults). A config
+ * that cannot be used (an unreadable CA file, a malformed proxy URI) makes
+ * every call fail with GST_KLINGO1_ERROR_INVALID_REQUEST saying why. */
+GstKlingo1Client *gst_klingo1_client_new_full (const gchar * api_url,
+                                               const gchar * api_key,
+                                               const gchar * files_url,
+                                               const GstKlingo1HttpConfig * config);
+
+/* The service behind the URLs (default: gst_klingo1_provider_evolink()). Not
+ * while calls run. */
+void          gst_klingo1_client_set_provider (GstKlingo1Client * client,
+                                               const GstKlingo1Provider * provider);
+
+/* A new reference to the session the client sends on; NULL when its config
+ * is unusable. */
+SoupSession  *gst_klingo1_client_get_session (GstKlingo1Client * client);
 
 /* A message on @client's shared session. The key is added (per hop,
  * redirects included) only when the URL has the API's or the Files API's
@@ -44,5 +64,21 @@ gboolean      gst_klingo1_client_error_is_retryable (const GError * err,
 
 /* Backoff before retry @n (0-based), honouring @retry_after (>= 0). */
 gdouble       gst_klingo1_client_backoff (guint n, gint retry_after);
+
+/* The whole decision after failed try number @n (0-based) of @what, for
+ * callers with a loop of their own (the download object), so that they
+ * follow the client's max-retries, retry deadline and notify: when @err is
+ * worth another try and there is time and budget for it, logs it, calls the
+ * retry notify, sleeps the backoff and returns TRUE. Otherwise FALSE with
+ * @error set: to the final form of @err (transport errors become
+ * GST_KLINGO1_ERROR_HTTP "@what failed: ..."), or to G_IO_ERROR_CANCELLED. */
+gboolean      gst_klingo1_client_retry_wait (GstKlingo1Client * client,
+                                             const gchar * what,
+                                             gboolean is_create,
+                                             guint n,
+                                             const GError * err,
+                                             gint retry_after,
+                                             GCancellable * cancellable,
+                                             GError ** error);
 
 G_END_DECLS

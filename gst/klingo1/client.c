@@ -1,15 +1,18 @@
 /* gst-klingo1: the HTTP client of the Kling O1 API (libsoup 3)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Every call is synchronous (soup_session_send) and meant for one worker or
- * streaming thread at a time: a client owns one SoupSession, created in the
- * constructor, and is not meant to be shared by concurrent calls.
+ * Every call is synchronous (soup_session_send) on the process-wide session
+ * of the client's HTTP settings (session.c), so all clients share one
+ * connection pool; what the service expects on the wire comes from the
+ * client's provider (provider.h), what happens on the wire stays here.
  *
- * Each call is one "attempt" function run by run_with_retries(), the single
- * place where the retry policy lives. Attempts report transport failures with
- * their original GIO / resolver / TLS error so that the policy can tell a
- * connection that was never established from one that broke after a request
- * went out; run_with_retries() turns them into GST_KLINGO1_ERROR_HTTP last.
+ * Each call is one "attempt" function run by run_with_retries(); whether and
+ * when to try again is decided in one place, retry_wait(), which the
+ * download object reaches through gst_klingo1_client_retry_wait(). Attempts
+ * report transport failures with their original GIO / resolver / TLS error so
+ * that the policy can tell a connection that was never established from one
+ * that broke after a request went out; they become GST_KLINGO1_ERROR_HTTP
+ * only when the call gives up.
  */
 #include "config.h"
 
@@ -19,37 +22,112 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
-#include <json-glib/json-glib.h>
 
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
 #include <gst/klingo1/input.h>
 
-#define DEFAULT_IO_TIMEOUT 30
+#include "client-private.h"
+#include "multipart-stream.h"
+#include "provider.h"
+#include "session.h"
+
+#define GST_CAT_DEFAULT gst_klingo1_http_debug
+
 #define DEFAULT_MAX_RETRIES 4
-#define IDLE_TIMEOUT 60
 #define MAX_BACKOFF 30
 #define DOWNLOAD_CHUNK (64 * 1024)
 /* The Files API takes at most 100 MB per file. */
 #define MAX_UPLOAD_BYTES (100 * 1024 * 1024)
-#define FILES_LIFETIME_HOURS 72
+
+/* What a message needs to put the key on each hop. Messages hold their own
+ * reference, so one that outlives its client (or a provider change) still
+ * knows where the key may go. */
+typedef struct
+{
+  gchar *key;
+  /* origins that may see the key */
+  GUri *api_uri;
+  GUri *files_uri;
+  const GstKlingo1Provider *provider;
+} Auth;
 
 struct _GstKlingo1Client
 {
   GObject parent;
 
+  /* guards session, session_error and config: set_io_timeout() may swap
+   * them while another thread sends */
+  GMutex lock;
   SoupSession *session;
+  GError *session_error;
+  GstKlingo1HttpConfig *config;
+
+  const GstKlingo1Provider *provider;
+  Auth *auth;
   gchar *api_url;
   gchar *files_url;
-  gchar *api_key;
-  /* origins that may see the key */
-  GUri *api_uri;
-  GUri *files_uri;
-  guint io_timeout;
   guint max_retries;
+  gint64 retry_deadline;
+  GstKlingo1RetryNotify retry_notify;
+  gpointer retry_notify_data;
 };
 
 G_DEFINE_FINAL_TYPE (GstKlingo1Client, gst_klingo1_client, G_TYPE_OBJECT);
+
+/* What kind of call failed: the retry policy depends on it. */
+typedef enum
+{
+  CALL_CREATE,                  /* may have made (and billed) a task */
+  CALL_READ_TASK,               /* a task read: idempotent, answers a task */
+  CALL_OTHER,                   /* idempotent: uploads, downloads, credits */
+} CallKind;
+
+static GQuark
+provider_quark (void)
+{
+  static gsize quark = 0;
+
+  if (g_once_init_enter (&quark))
+    g_once_init_leave (&quark, g_quark_from_static_string ("gst-klingo1-"
+            "provider"));
+  return (GQuark) quark;
+}
+
+/* ---- credentials -------------------------------------------------------- */
+
+static void
+auth_clear (Auth * auth)
+{
+  if (auth->key != NULL) {
+    /* do not leave the key lying around in freed memory */
+    memset (auth->key, 0, strlen (auth->key));
+    g_free (auth->key);
+  }
+  g_clear_pointer (&auth->api_uri, g_uri_unref);
+  g_clear_pointer (&auth->files_uri, g_uri_unref);
+}
+
+static Auth *
+auth_new (const gchar * key, const gchar * api_url, const gchar * files_url,
+    const GstKlingo1Provider * provider)
+{
+  Auth *auth = g_atomic_rc_box_new0 (Auth);
+
+  auth->key = (key != NULL && *key != '\0') ? g_strdup (key) : NULL;
+  auth->api_uri = g_uri_parse (api_url, SOUP_HTTP_URI_FLAGS, NULL);
+  auth->files_uri = g_uri_parse (files_url, SOUP_HTTP_URI_FLAGS, NULL);
+  auth->provider = provider;
+  return auth;
+}
+
+static void
+auth_unref (gpointer data, GClosure * closure)
+{
+  g_atomic_rc_box_release_full (data, (GDestroyNotify) auth_clear);
+}
+
+/* ---- object ------------------------------------------------------------- */
 
 static void
 gst_klingo1_client_finalize (GObject * object)
@@ -57,15 +135,12 @@ gst_klingo1_client_finalize (GObject * object)
   GstKlingo1Client *self = GST_KLINGO1_CLIENT (object);
 
   g_clear_object (&self->session);
+  g_clear_error (&self->session_error);
+  gst_klingo1_http_config_free (self->config);
+  g_mutex_clear (&self->lock);
   g_free (self->api_url);
   g_free (self->files_url);
-  if (self->api_key != NULL) {
-    /* do not leave the key lying around in freed memory */
-    memset (self->api_key, 0, strlen (self->api_key));
-    g_free (self->api_key);
-  }
-  g_clear_pointer (&self->api_uri, g_uri_unref);
-  g_clear_pointer (&self->files_uri, g_uri_unref);
+  auth_unref (self->auth, NULL);
 
   G_OBJECT_CLASS (gst_klingo1_client_parent_class)->finalize (object);
 }
@@ -74,13 +149,16 @@ static void
 gst_klingo1_client_class_init (GstKlingo1ClientClass * klass)
 {
   G_OBJECT_CLASS (klass)->finalize = gst_klingo1_client_finalize;
+
+  gst_klingo1_http_debug_init ();
 }
 
 static void
 gst_klingo1_client_init (GstKlingo1Client * self)
 {
-  self->io_timeout = DEFAULT_IO_TIMEOUT;
+  g_mutex_init (&self->lock);
   self->max_retries = DEFAULT_MAX_RETRIES;
+  self->provider = gst_klingo1_provider_evolink ();
 }
 
 static gchar *
@@ -94,9 +172,26 @@ trim_base_url (const gchar * url)
   return s;
 }
 
+/* Moves the client to the shared session of @config. */
+static void
+use_config (GstKlingo1Client * client, GstKlingo1HttpConfig * config)
+{
+  GError *error = NULL;
+  SoupSession *session = gst_klingo1_session_get (config, &error);
+
+  g_mutex_lock (&client->lock);
+  gst_klingo1_http_config_free (client->config);
+  client->config = config;
+  g_clear_object (&client->session);
+  g_clear_error (&client->session_error);
+  client->session = session;
+  client->session_error = error;
+  g_mutex_unlock (&client->lock);
+}
+
 GstKlingo1Client *
-gst_klingo1_client_new (const gchar * api_url, const gchar * api_key,
-    const gchar * files_url)
+gst_klingo1_client_new_full (const gchar * api_url, const gchar * api_key,
+    const gchar * files_url, const GstKlingo1HttpConfig * config)
 {
   GstKlingo1Client *self;
 
@@ -105,25 +200,64 @@ gst_klingo1_client_new (const gchar * api_url, const gchar * api_key,
       GST_KLINGO1_DEFAULT_API_URL);
   self->files_url = trim_base_url (files_url ? files_url :
       GST_KLINGO1_DEFAULT_FILES_URL);
-  self->api_key = (api_key != NULL && *api_key != '\0') ?
-      g_strdup (api_key) : NULL;
-  self->api_uri = g_uri_parse (self->api_url, SOUP_HTTP_URI_FLAGS, NULL);
-  self->files_uri = g_uri_parse (self->files_url, SOUP_HTTP_URI_FLAGS, NULL);
-
-  self->session = soup_session_new_with_options ("timeout", self->io_timeout,
-      "idle-timeout", IDLE_TIMEOUT,
-      "user-agent", "gst-klingo1/" VERSION, NULL);
+  self->auth = auth_new (api_key, self->api_url, self->files_url,
+      self->provider);
+  use_config (self, gst_klingo1_http_config_copy (config));
 
   return self;
+}
+
+GstKlingo1Client *
+gst_klingo1_client_new (const gchar * api_url, const gchar * api_key,
+    const gchar * files_url)
+{
+  return gst_klingo1_client_new_full (api_url, api_key, files_url, NULL);
+}
+
+void
+gst_klingo1_client_set_provider (GstKlingo1Client * client,
+    const GstKlingo1Provider * provider)
+{
+  Auth *auth;
+
+  g_return_if_fail (GST_IS_KLINGO1_CLIENT (client));
+  g_return_if_fail (provider != NULL);
+
+  /* messages in flight keep the old one */
+  auth = auth_new (client->auth->key, client->api_url, client->files_url,
+      provider);
+  auth_unref (client->auth, NULL);
+  client->auth = auth;
+  client->provider = provider;
+}
+
+SoupSession *
+gst_klingo1_client_get_session (GstKlingo1Client * client)
+{
+  SoupSession *session;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
+
+  g_mutex_lock (&client->lock);
+  session = client->session ? g_object_ref (client->session) : NULL;
+  g_mutex_unlock (&client->lock);
+  return session;
 }
 
 void
 gst_klingo1_client_set_io_timeout (GstKlingo1Client * client, guint seconds)
 {
+  GstKlingo1HttpConfig *config;
+
   g_return_if_fail (GST_IS_KLINGO1_CLIENT (client));
 
-  client->io_timeout = seconds;
-  g_object_set (client->session, "timeout", seconds, NULL);
+  /* a session is shared and configured once: a new timeout is a new
+   * config, hence the session of that config */
+  g_mutex_lock (&client->lock);
+  config = gst_klingo1_http_config_copy (client->config);
+  g_mutex_unlock (&client->lock);
+  config->io_timeout = seconds;
+  use_config (client, config);
 }
 
 void
@@ -132,6 +266,25 @@ gst_klingo1_client_set_max_retries (GstKlingo1Client * client, guint retries)
   g_return_if_fail (GST_IS_KLINGO1_CLIENT (client));
 
   client->max_retries = retries;
+}
+
+void
+gst_klingo1_client_set_retry_deadline (GstKlingo1Client * client,
+    gint64 monotonic_deadline)
+{
+  g_return_if_fail (GST_IS_KLINGO1_CLIENT (client));
+
+  client->retry_deadline = MAX (monotonic_deadline, 0);
+}
+
+void
+gst_klingo1_client_set_retry_notify (GstKlingo1Client * client,
+    GstKlingo1RetryNotify func, gpointer user_data)
+{
+  g_return_if_fail (GST_IS_KLINGO1_CLIENT (client));
+
+  client->retry_notify = func;
+  client->retry_notify_data = user_data;
 }
 
 /* ---- sleeping ------------------------------------------------------- */
@@ -201,7 +354,8 @@ gst_klingo1_sleep (gdouble seconds, GCancellable * cancellable,
 
 /* One try of a call. On failure it sets @error to a GST_KLINGO1_ERROR for
  * HTTP statuses and bad responses, or to the transport error as libsoup
- * reported it. @retry_after receives a 429's Retry-After, -1 when none. */
+ * reported it. @retry_after receives a 429's or 503's Retry-After, -1 when
+ * none. */
 typedef gboolean (*GstKlingo1Attempt) (GstKlingo1Client * client,
     gpointer data, gint * retry_after, GCancellable * cancellable,
     GError ** error);
@@ -219,21 +373,27 @@ connection_never_established (const GError * err)
 }
 
 static gboolean
-error_is_retryable (const GError * err, gboolean is_create)
+is_retryable (const GError * err, CallKind kind)
 {
+  gboolean is_create = kind == CALL_CREATE;
+
   if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return FALSE;
 
   if (err->domain == GST_KLINGO1_ERROR) {
-    guint status;
+    guint status = gst_klingo1_error_get_http_status (err);
 
     /* a 429 was refused before any work started */
     if (err->code == GST_KLINGO1_ERROR_RATE_LIMITED)
       return TRUE;
+    /* a task read answered 2xx with something else (a proxy's or a captive
+     * portal's page, a cut-off body): the task is still there to read. A
+     * create must not be sent again: the task may exist */
+    if (err->code == GST_KLINGO1_ERROR_PROTOCOL)
+      return kind == CALL_READ_TASK && status >= 200 && status < 300;
     /* a 5xx on create may come after the task was created (and billed) */
     if (is_create || err->code != GST_KLINGO1_ERROR_SERVER)
       return FALSE;
-    status = gst_klingo1_error_get_http_status (err);
     return status == 500 || status == 502 || status == 503 || status == 504;
   }
 
@@ -248,12 +408,108 @@ error_is_retryable (const GError * err, gboolean is_create)
   if (err->domain == SOUP_SESSION_ERROR)
     return err->code == SOUP_SESSION_ERROR_PARSING
         || err->code == SOUP_SESSION_ERROR_ENCODING;
+  /* time-outs, resets, closed connections: the network, not the request */
   return TRUE;
+}
+
+gboolean
+gst_klingo1_client_error_is_retryable (const GError * err, gboolean is_create)
+{
+  g_return_val_if_fail (err != NULL, FALSE);
+
+  return is_retryable (err, is_create ? CALL_CREATE : CALL_OTHER);
+}
+
+gdouble
+gst_klingo1_client_backoff (guint n, gint retry_after)
+{
+  if (retry_after >= 0)
+    return MIN (retry_after, MAX_BACKOFF);
+  return n < 5 ? MIN (1u << n, MAX_BACKOFF) : MAX_BACKOFF;
+}
+
+/* The error a call ends with: ours as it is, a transport error named after
+ * the call. */
+static GError *
+final_error (const gchar * what, const GError * err)
+{
+  if (err->domain == GST_KLINGO1_ERROR
+      || g_error_matches (err, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_error_copy (err);
+  return g_error_new (GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_HTTP,
+      "%s failed: %s", what, err->message);
+}
+
+static gboolean
+retry_wait (GstKlingo1Client * client, const gchar * what, CallKind kind,
+    guint n, const GError * err, gint retry_after, GCancellable * cancellable,
+    GError ** error)
+{
+  g_autoptr (GError) final = NULL;
+  gint64 deadline = client->retry_deadline;
+  const gchar *prefix, *sep;
+  gdouble delay;
+
+  /* whatever libsoup made of an interrupted transfer, the caller asked for
+   * it: report a cancellation as such */
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  final = final_error (what, err);
+  if (!is_retryable (err, kind))
+    goto give_up;
+
+  /* our messages mostly name the call already */
+  prefix = strstr (final->message, what) ? "" : what;
+  sep = *prefix ? ": " : "";
+
+  delay = gst_klingo1_client_backoff (n, retry_after);
+  if (deadline > 0 && kind != CALL_CREATE) {
+    /* until the deadline rather than a number of times: an outage of a few
+     * minutes should not fail a job that may still finish in time */
+    if (g_get_monotonic_time () + (gint64) (delay * G_USEC_PER_SEC) >=
+        deadline) {
+      GST_INFO ("no retry, the deadline comes first: %s%s%s", prefix, sep,
+          final->message);
+      goto give_up;
+    }
+    GST_INFO ("retry %u in %.1f s (until the deadline): %s%s%s", n + 1,
+        delay, prefix, sep, final->message);
+  } else {
+    if (n >= client->max_retries)
+      goto give_up;
+    GST_INFO ("retry %u of %u in %.1f s: %s%s%s", n + 1, client->max_retries,
+        delay, prefix, sep, final->message);
+  }
+
+  if (client->retry_notify != NULL)
+    client->retry_notify (what, n + 1, final, delay,
+        client->retry_notify_data);
+
+  return gst_klingo1_sleep (delay, cancellable, error);
+
+give_up:
+  g_propagate_error (error, g_steal_pointer (&final));
+  return FALSE;
+}
+
+gboolean
+gst_klingo1_client_retry_wait (GstKlingo1Client * client, const gchar * what,
+    gboolean is_create, guint n, const GError * err, gint retry_after,
+    GCancellable * cancellable, GError ** error)
+{
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), FALSE);
+  g_return_val_if_fail (what != NULL, FALSE);
+  g_return_val_if_fail (err != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return retry_wait (client, what, is_create ? CALL_CREATE : CALL_OTHER, n,
+      err, retry_after, cancellable, error);
 }
 
 static gboolean
 run_with_retries (GstKlingo1Client * client, const gchar * what,
-    gboolean is_create, GstKlingo1Attempt attempt, gpointer data,
+    CallKind kind, GstKlingo1Attempt attempt, gpointer data,
     GCancellable * cancellable, GError ** error)
 {
   guint n;
@@ -261,7 +517,6 @@ run_with_retries (GstKlingo1Client * client, const gchar * what,
   for (n = 0;; n++) {
     g_autoptr (GError) err = NULL;
     gint retry_after = -1;
-    guint delay;
 
     if (g_cancellable_set_error_if_cancelled (cancellable, error))
       return FALSE;
@@ -269,30 +524,8 @@ run_with_retries (GstKlingo1Client * client, const gchar * what,
     if (attempt (client, data, &retry_after, cancellable, &err))
       return TRUE;
 
-    /* whatever libsoup made of an interrupted transfer, the caller asked
-     * for it: report a cancellation as such */
-    if (g_cancellable_set_error_if_cancelled (cancellable, error))
-      return FALSE;
-
-    if (n >= client->max_retries || !error_is_retryable (err, is_create)) {
-      if (err->domain == GST_KLINGO1_ERROR) {
-        g_propagate_error (error, g_steal_pointer (&err));
-      } else {
-        g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_HTTP,
-            "%s failed: %s", what, err->message);
-      }
-      return FALSE;
-    }
-
-    if (retry_after >= 0)
-      delay = MIN ((guint) retry_after, MAX_BACKOFF);
-    else
-      delay = n < 5 ? MIN (1u << n, MAX_BACKOFF) : MAX_BACKOFF;
-
-    g_debug ("%s: %s; retry %u of %u in %u s", what, err->message, n + 1,
-        client->max_retries, delay);
-
-    if (!gst_klingo1_sleep (delay, cancellable, error))
+    if (!retry_wait (client, what, kind, n, err, retry_after, cancellable,
+            error))
       return FALSE;
   }
 }
@@ -322,27 +555,31 @@ same_origin (GUri * a, GUri * b)
 /* Called before every send, redirects included: libsoup keeps request
  * headers across a redirect, so the key is added or removed per hop. */
 static void
-on_message_starting (SoupMessage * msg, GstKlingo1Client * client)
+on_message_starting (SoupMessage * msg, Auth * auth)
 {
   SoupMessageHeaders *headers = soup_message_get_request_headers (msg);
   GUri *uri = soup_message_get_uri (msg);
 
-  if (client->api_key != NULL && (same_origin (uri, client->api_uri)
-          || same_origin (uri, client->files_uri))) {
-    g_autofree gchar *auth = g_strdup_printf ("Bearer %s", client->api_key);
-
-    soup_message_headers_replace (headers, "Authorization", auth);
+  if (auth->key != NULL && (same_origin (uri, auth->api_uri)
+          || same_origin (uri, auth->files_uri))) {
+    auth->provider->authorize (headers, auth->key);
   } else {
+    /* every provider so far authenticates with this header */
     soup_message_headers_remove (headers, "Authorization");
   }
 }
 
-static SoupMessage *
-new_message (GstKlingo1Client * client, const gchar * method,
-    const gchar * url, GError ** error)
+SoupMessage *
+gst_klingo1_client_new_message (GstKlingo1Client * client,
+    const gchar * method, const gchar * url, GError ** error)
 {
   g_autoptr (GUri) uri = NULL;
   SoupMessage *msg;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
+  g_return_val_if_fail (method != NULL, NULL);
+  g_return_val_if_fail (url != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   uri = g_uri_parse (url, SOUP_HTTP_URI_FLAGS, NULL);
   if (uri == NULL || g_uri_get_host (uri) == NULL
@@ -354,9 +591,34 @@ new_message (GstKlingo1Client * client, const gchar * method,
   }
 
   msg = soup_message_new_from_uri (method, uri);
-  g_signal_connect (msg, "starting", G_CALLBACK (on_message_starting),
-      client);
+  g_signal_connect_data (msg, "starting", G_CALLBACK (on_message_starting),
+      g_atomic_rc_box_acquire (client->auth), auth_unref, 0);
+  /* for gst_klingo1_client_response_error(), which has no client */
+  g_object_set_qdata (G_OBJECT (msg), provider_quark (),
+      (gpointer) client->provider);
   return msg;
+}
+
+GInputStream *
+gst_klingo1_client_send (GstKlingo1Client * client, SoupMessage * msg,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (SoupSession) session = NULL;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
+  g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  g_mutex_lock (&client->lock);
+  if (client->session != NULL)
+    session = g_object_ref (client->session);
+  else if (error != NULL)
+    *error = g_error_copy (client->session_error);
+  g_mutex_unlock (&client->lock);
+
+  if (session == NULL)
+    return NULL;
+  return soup_session_send (session, msg, cancellable, error);
 }
 
 /* "HTTP-method /path" for messages: no query string, since signed result
@@ -366,6 +628,25 @@ describe_message (SoupMessage * msg)
 {
   return g_strdup_printf ("%s %s", soup_message_get_method (msg),
       g_uri_get_path (soup_message_get_uri (msg)));
+}
+
+static GError *
+oversize_error (SoupMessage * msg, goffset announced)
+{
+  g_autofree gchar *what = describe_message (msg);
+  GError *error;
+
+  if (announced >= 0)
+    error = g_error_new (GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
+        "Response of %" G_GOFFSET_FORMAT " bytes from %s exceeds the limit "
+        "of %d bytes", announced, what, GST_KLINGO1_MAX_RESPONSE_BYTES);
+  else
+    error = g_error_new (GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
+        "Response from %s exceeds the limit of %d bytes", what,
+        GST_KLINGO1_MAX_RESPONSE_BYTES);
+  /* the policy tells a bad 2xx answer from a bad error answer by it */
+  gst_klingo1_error_set_http_status (error, soup_message_get_status (msg));
+  return error;
 }
 
 /* Reads a response body of at most GST_KLINGO1_MAX_RESPONSE_BYTES. */
@@ -381,12 +662,8 @@ read_body (SoupMessage * msg, GInputStream * stream,
       SOUP_ENCODING_CONTENT_LENGTH
       && soup_message_headers_get_content_length (headers) >
       GST_KLINGO1_MAX_RESPONSE_BYTES) {
-    g_autofree gchar *what = describe_message (msg);
-
-    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
-        "Response of %" G_GOFFSET_FORMAT " bytes from %s exceeds the limit "
-        "of %d bytes", soup_message_headers_get_content_length (headers),
-        what, GST_KLINGO1_MAX_RESPONSE_BYTES);
+    g_propagate_error (error, oversize_error (msg,
+            soup_message_headers_get_content_length (headers)));
     return NULL;
   }
 
@@ -400,11 +677,7 @@ read_body (SoupMessage * msg, GInputStream * stream,
     if (n == 0)
       break;
     if (buf->len + (gsize) n > GST_KLINGO1_MAX_RESPONSE_BYTES) {
-      g_autofree gchar *what = describe_message (msg);
-
-      g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
-          "Response from %s exceeds the limit of %d bytes", what,
-          GST_KLINGO1_MAX_RESPONSE_BYTES);
+      g_propagate_error (error, oversize_error (msg, -1));
       return NULL;
     }
     g_byte_array_append (buf, chunk, n);
@@ -447,8 +720,8 @@ parse_retry_after (SoupMessage * msg)
   return (gint) MIN ((diff + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC, G_MAXINT);
 }
 
-static GstKlingo1ErrorCode
-error_code_for_status (guint status)
+GstKlingo1ErrorCode
+gst_klingo1_client_error_code_for_status (guint status)
 {
   switch (status) {
     case 401:
@@ -469,8 +742,9 @@ error_code_for_status (guint status)
 /* The error for a response of status @status whose (possibly NULL) body
  * explains it: the message quotes the API's message, code and type. */
 static GError *
-status_error (const gchar * what, const gchar * reason,
-    GstKlingo1ErrorCode code, guint status, GBytes * body, gint retry_after)
+status_error (const GstKlingo1Provider * provider, const gchar * what,
+    const gchar * reason, GstKlingo1ErrorCode code, guint status,
+    GBytes * body, gint retry_after)
 {
   g_autofree gchar *api_code = NULL;
   g_autofree gchar *api_message = NULL;
@@ -479,7 +753,7 @@ status_error (const gchar * what, const gchar * reason,
   GError *error;
 
   if (body != NULL)
-    gst_klingo1_api_error_parse (g_bytes_get_data (body, NULL),
+    provider->parse_error (g_bytes_get_data (body, NULL),
         g_bytes_get_size (body), &api_code, &api_message, &api_type);
 
   g_string_append_printf (text, "HTTP %u from %s", status, what);
@@ -504,36 +778,94 @@ status_error (const gchar * what, const gchar * reason,
   return error;
 }
 
-/* Reads what is left of an error response (bounded) and builds the error. */
-static GError *
-response_error (SoupMessage * msg, GInputStream * stream,
+GError *
+gst_klingo1_client_response_error (SoupMessage * msg, GInputStream * stream,
     GstKlingo1ErrorCode code, gint * retry_after, GCancellable * cancellable)
 {
-  guint status = soup_message_get_status (msg);
-  g_autofree gchar *what = describe_message (msg);
+  const GstKlingo1Provider *provider;
+  guint status;
+  g_autofree gchar *what = NULL;
   g_autoptr (GBytes) body = NULL;
+  gint after = -1;
 
-  if (status == 429)
-    *retry_after = parse_retry_after (msg);
+  g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
+
+  provider = g_object_get_qdata (G_OBJECT (msg), provider_quark ());
+  if (provider == NULL)
+    provider = gst_klingo1_provider_evolink ();
+  status = soup_message_get_status (msg);
+  what = describe_message (msg);
+
+  /* both say "not now" and may say until when */
+  if (status == 429 || status == 503)
+    after = parse_retry_after (msg);
+  if (retry_after != NULL)
+    *retry_after = after;
   /* an unreadable error body is no reason to hide the status */
-  body = read_body (msg, stream, cancellable, NULL);
-  return status_error (what, soup_message_get_reason_phrase (msg), code,
-      status, body, *retry_after);
+  if (stream != NULL)
+    body = read_body (msg, stream, cancellable, NULL);
+  return status_error (provider, what, soup_message_get_reason_phrase (msg),
+      code, status, body, after);
 }
 
-/* ---- JSON calls: create, get, upload ---------------------------------- */
+/* ---- JSON calls: create, get, upload, credits -------------------------- */
 
 typedef struct
 {
   const gchar *method;
   const gchar *url;
   GBytes *body;                 /* JSON request body, or NULL */
-  SoupMultipart *multipart;     /* or a multipart one */
   const gchar *idempotency_key;
   gboolean is_create;
   guint status;                 /* out */
+  gchar *content_type;          /* out */
   GBytes *response;             /* out */
 } JsonCall;
+
+static void
+json_call_clear (JsonCall * call)
+{
+  g_clear_pointer (&call->content_type, g_free);
+  g_clear_pointer (&call->response, g_bytes_unref);
+}
+
+/* Sends @msg and reads a 2xx answer (bounded) into @call; any other status
+ * becomes its error. */
+static gboolean
+exchange (GstKlingo1Client * client, SoupMessage * msg, JsonCall * call,
+    gint * retry_after, GCancellable * cancellable, GError ** error)
+{
+  g_autoptr (GInputStream) stream = NULL;
+  SoupMessageHeaders *headers;
+  guint status;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg),
+      "Accept", "application/json");
+
+  stream = gst_klingo1_client_send (client, msg, cancellable, error);
+  if (stream == NULL)
+    return FALSE;
+
+  status = soup_message_get_status (msg);
+  headers = soup_message_get_response_headers (msg);
+  json_call_clear (call);
+  call->status = status;
+  call->content_type = g_strdup (soup_message_headers_get_content_type
+      (headers, NULL));
+
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
+    g_propagate_error (error, gst_klingo1_client_response_error (msg, stream,
+            gst_klingo1_client_error_code_for_status (status), retry_after,
+            cancellable));
+    g_input_stream_close (stream, NULL, NULL);
+    return FALSE;
+  }
+
+  call->response = read_body (msg, stream, cancellable, error);
+  /* closing an unfinished body drops the connection without reading on */
+  g_input_stream_close (stream, NULL, NULL);
+  return call->response != NULL;
+}
 
 static gboolean
 json_attempt (GstKlingo1Client * client, gpointer data, gint * retry_after,
@@ -541,72 +873,77 @@ json_attempt (GstKlingo1Client * client, gpointer data, gint * retry_after,
 {
   JsonCall *call = data;
   g_autoptr (SoupMessage) msg = NULL;
-  g_autoptr (GInputStream) stream = NULL;
-  SoupMessageHeaders *headers;
-  guint status;
 
-  if (call->multipart != NULL) {
-    msg = soup_message_new_from_multipart (call->url, call->multipart);
-    if (msg == NULL) {
-      g_set_error (error, GST_KLINGO1_ERROR,
-          GST_KLINGO1_ERROR_INVALID_REQUEST, "Not an http(s) URL: %s",
-          call->url);
-      return FALSE;
-    }
-    g_signal_connect (msg, "starting", G_CALLBACK (on_message_starting),
-        client);
-  } else {
-    msg = new_message (client, call->method, call->url, error);
-    if (msg == NULL)
-      return FALSE;
-    if (call->body != NULL)
-      soup_message_set_request_body_from_bytes (msg, "application/json",
-          call->body);
-  }
-
-  headers = soup_message_get_request_headers (msg);
-  soup_message_headers_replace (headers, "Accept", "application/json");
-  if (call->idempotency_key != NULL)
-    soup_message_headers_replace (headers, "Idempotency-Key",
-        call->idempotency_key);
+  msg = gst_klingo1_client_new_message (client, call->method, call->url,
+      error);
+  if (msg == NULL)
+    return FALSE;
+  if (call->body != NULL)
+    soup_message_set_request_body_from_bytes (msg, "application/json",
+        call->body);
+  if (call->idempotency_key != NULL
+      && client->provider->idempotency_header != NULL)
+    soup_message_headers_replace (soup_message_get_request_headers (msg),
+        client->provider->idempotency_header, call->idempotency_key);
   /* libsoup silently resends a request that failed on a reused keep-alive
    * connection; a create must never be sent twice behind our back */
   if (call->is_create)
     soup_message_add_flags (msg, SOUP_MESSAGE_NEW_CONNECTION);
 
-  stream = soup_session_send (client->session, msg, cancellable, error);
-  if (stream == NULL)
+  return exchange (client, msg, call, retry_after, cancellable, error);
+}
+
+typedef struct
+{
+  JsonCall json;
+  const gchar *what;
+  GstKlingo1Task *task;         /* out */
+} TaskCall;
+
+/* A task call's answer is read and judged within the try, so that a task
+ * read answered with something else is tried again like a 5xx. */
+static gboolean
+task_attempt (GstKlingo1Client * client, gpointer data, gint * retry_after,
+    GCancellable * cancellable, GError ** error)
+{
+  TaskCall *call = data;
+  g_autoptr (GError) err = NULL;
+  GBytes *response;
+
+  if (!json_attempt (client, &call->json, retry_after, cancellable, error))
     return FALSE;
 
-  status = soup_message_get_status (msg);
-  call->status = status;
-  if (!SOUP_STATUS_IS_SUCCESSFUL (status)) {
-    g_propagate_error (error, response_error (msg, stream,
-            error_code_for_status (status), retry_after, cancellable));
-    g_input_stream_close (stream, NULL, NULL);
-    return FALSE;
-  }
+  response = call->json.response;
+  call->task = client->provider->parse_task (g_bytes_get_data (response,
+          NULL), g_bytes_get_size (response), &err);
+  if (call->task != NULL)
+    return TRUE;
 
-  call->response = read_body (msg, stream, cancellable, error);
-  g_input_stream_close (stream, NULL, NULL);
-  return call->response != NULL;
+  /* an HTML page or a cut-off body says nothing about the task; the
+   * parser's words say what it was instead */
+  g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
+      "%s: the API answered something that is not a task (HTTP %u, %s, %"
+      G_GSIZE_FORMAT " bytes): %s", call->what, call->json.status,
+      call->json.content_type ? call->json.content_type : "no content type",
+      g_bytes_get_size (response), err->message);
+  gst_klingo1_error_set_http_status (*error, call->json.status);
+  return FALSE;
 }
 
 static GstKlingo1Task *
-task_call (GstKlingo1Client * client, JsonCall * call, const gchar * what,
+task_call (GstKlingo1Client * client, TaskCall * call, CallKind kind,
     GCancellable * cancellable, GError ** error)
 {
-  g_autoptr (GBytes) response = NULL;
-  GstKlingo1Task *task;
+  gboolean ok;
 
-  if (!run_with_retries (client, what, call->is_create, json_attempt, call,
-          cancellable, error))
+  ok = run_with_retries (client, call->what, kind, task_attempt, call,
+      cancellable, error);
+  json_call_clear (&call->json);
+  if (!ok) {
+    g_clear_pointer (&call->task, gst_klingo1_task_free);
     return NULL;
-
-  response = g_steal_pointer (&call->response);
-  task = gst_klingo1_task_new_from_json (g_bytes_get_data (response, NULL),
-      g_bytes_get_size (response), error);
-  return task;
+  }
+  return call->task;
 }
 
 GstKlingo1Task *
@@ -614,24 +951,46 @@ gst_klingo1_client_create_task (GstKlingo1Client * client,
     const gchar * json_body, const gchar * idempotency_key,
     GCancellable * cancellable, GError ** error)
 {
+  const GstKlingo1Provider *provider;
   g_autofree gchar *url = NULL;
+  g_autofree gchar *what = NULL;
   g_autoptr (GBytes) body = NULL;
-  JsonCall call = { 0, };
+  TaskCall call = { {0,}, };
 
   g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
   g_return_val_if_fail (json_body != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  url = g_strconcat (client->api_url, "/v1/videos/generations", NULL);
+  provider = client->provider;
+  url = g_strconcat (client->api_url, provider->create_path, NULL);
+  what = g_strconcat ("POST ", provider->create_path, NULL);
   body = g_bytes_new (json_body, strlen (json_body));
 
-  call.method = SOUP_METHOD_POST;
-  call.url = url;
-  call.body = body;
-  call.idempotency_key = idempotency_key;
-  call.is_create = TRUE;
+  call.json.method = SOUP_METHOD_POST;
+  call.json.url = url;
+  call.json.body = body;
+  call.json.idempotency_key = idempotency_key;
+  call.json.is_create = TRUE;
+  call.what = what;
 
-  return task_call (client, &call, "POST /v1/videos/generations",
+  return task_call (client, &call, CALL_CREATE, cancellable, error);
+}
+
+GstKlingo1Task *
+gst_klingo1_client_create_task_for_request (GstKlingo1Client * client,
+    const GstKlingo1Request * request, const gchar * idempotency_key,
+    GCancellable * cancellable, GError ** error)
+{
+  g_autofree gchar *body = NULL;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
+  g_return_val_if_fail (request != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  body = client->provider->build_create_body (request, error);
+  if (body == NULL)
+    return NULL;
+  return gst_klingo1_client_create_task (client, body, idempotency_key,
       cancellable, error);
 }
 
@@ -639,10 +998,11 @@ GstKlingo1Task *
 gst_klingo1_client_get_task (GstKlingo1Client * client,
     const gchar * task_id, GCancellable * cancellable, GError ** error)
 {
+  const GstKlingo1Provider *provider;
   g_autofree gchar *escaped = NULL;
   g_autofree gchar *url = NULL;
   g_autofree gchar *what = NULL;
-  JsonCall call = { 0, };
+  TaskCall call = { {0,}, };
 
   g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -653,129 +1013,196 @@ gst_klingo1_client_get_task (GstKlingo1Client * client,
     return NULL;
   }
 
+  provider = client->provider;
   escaped = g_uri_escape_string (task_id, NULL, FALSE);
-  url = g_strconcat (client->api_url, "/v1/tasks/", escaped, NULL);
-  what = g_strconcat ("GET /v1/tasks/", escaped, NULL);
+  url = g_strconcat (client->api_url, provider->task_path, escaped, NULL);
+  what = g_strconcat ("GET ", provider->task_path, escaped, NULL);
 
-  call.method = SOUP_METHOD_GET;
-  call.url = url;
+  call.json.method = SOUP_METHOD_GET;
+  call.json.url = url;
+  call.what = what;
 
-  return task_call (client, &call, what, cancellable, error);
-}
-
-/* Files API bodies: {"success":true,"data":{"file_url","expires_at",...}} */
-static gchar *
-parse_upload_response (GBytes * response, GDateTime ** expires_at,
-    GError ** error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  g_autoptr (GError) err = NULL;
-  JsonNode *root, *node;
-  JsonObject *obj, *data = NULL;
-  const gchar *file_url = NULL, *expires = NULL;
-
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (response, NULL),
-          g_bytes_get_size (response), &err)) {
-    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
-        "Invalid JSON in upload response: %s", err->message);
-    return NULL;
-  }
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
-        "Upload response is not a JSON object");
-    return NULL;
-  }
-  obj = json_node_get_object (root);
-
-  node = json_object_get_member (obj, "data");
-  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
-    data = json_node_get_object (node);
-  if (data != NULL) {
-    file_url = json_object_get_string_member_with_default (data, "file_url",
-        NULL);
-    expires = json_object_get_string_member_with_default (data,
-        "expires_at", NULL);
-  }
-  if (file_url == NULL || *file_url == '\0') {
-    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
-        "Upload response has no data.file_url");
-    return NULL;
-  }
-
-  if (expires_at != NULL) {
-    GDateTime *when = NULL;
-
-    if (expires != NULL)
-      when = g_date_time_new_from_iso8601 (expires, NULL);
-    if (when == NULL) {
-      g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-
-      when = g_date_time_add_hours (now, FILES_LIFETIME_HOURS);
-    }
-    *expires_at = when;
-  }
-  return g_strdup (file_url);
-}
-
-/* The Files API may answer 200 with {"success":false,"code":N,"msg":..}. */
-static gboolean
-upload_refused (const gchar * what, guint status, GBytes * response,
-    GError ** error)
-{
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
-  JsonNode *root, *success;
-  g_autofree gchar *code = NULL;
-  guint64 n;
-  GError *err;
-
-  if (!json_parser_load_from_data (parser, g_bytes_get_data (response, NULL),
-          g_bytes_get_size (response), NULL))
-    return FALSE;
-  root = json_parser_get_root (parser);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return FALSE;
-  success = json_object_get_member (json_node_get_object (root), "success");
-  if (success == NULL || !JSON_NODE_HOLDS_VALUE (success)
-      || json_node_get_value_type (success) != G_TYPE_BOOLEAN
-      || json_node_get_boolean (success))
-    return FALSE;
-
-  /* the Files API's code mirrors an HTTP status: classify by it */
-  gst_klingo1_api_error_parse (g_bytes_get_data (response, NULL),
-      g_bytes_get_size (response), &code, NULL, NULL);
-  n = code ? g_ascii_strtoull (code, NULL, 10) : 0;
-  err = status_error (what, NULL, (n >= 400 && n < 600) ?
-      error_code_for_status (n) : GST_KLINGO1_ERROR_HTTP, status, response,
-      -1);
-  g_propagate_error (error, err);
-  return TRUE;
+  return task_call (client, &call, CALL_READ_TASK, cancellable, error);
 }
 
 typedef struct
 {
   JsonCall json;
-  GDateTime *expires_at;
-  gchar *file_url;
+  gdouble remaining;            /* out */
+  gdouble used;                 /* out */
+} CreditsCall;
+
+static gboolean
+credits_attempt (GstKlingo1Client * client, gpointer data,
+    gint * retry_after, GCancellable * cancellable, GError ** error)
+{
+  CreditsCall *call = data;
+  GBytes *response;
+
+  if (!json_attempt (client, &call->json, retry_after, cancellable, error))
+    return FALSE;
+  response = call->json.response;
+  return client->provider->parse_credits (g_bytes_get_data (response, NULL),
+      g_bytes_get_size (response), &call->remaining, &call->used, error);
+}
+
+gboolean
+gst_klingo1_client_get_credits (GstKlingo1Client * client,
+    gdouble * remaining, gdouble * used, GCancellable * cancellable,
+    GError ** error)
+{
+  const GstKlingo1Provider *provider;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *what = NULL;
+  CreditsCall call = { {0,}, };
+  gboolean ok;
+
+  g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  provider = client->provider;
+  if (provider->credits_path == NULL || provider->parse_credits == NULL) {
+    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_INVALID_REQUEST,
+        "The %s API has no credits call", provider->name);
+    return FALSE;
+  }
+
+  url = g_strconcat (client->api_url, provider->credits_path, NULL);
+  what = g_strconcat ("GET ", provider->credits_path, NULL);
+  call.json.method = SOUP_METHOD_GET;
+  call.json.url = url;
+
+  ok = run_with_retries (client, what, CALL_OTHER, credits_attempt, &call,
+      cancellable, error);
+  json_call_clear (&call.json);
+  if (!ok)
+    return FALSE;
+  if (remaining != NULL)
+    *remaining = call.remaining;
+  if (used != NULL)
+    *used = call.used;
+  return TRUE;
+}
+
+/* ---- upload ------------------------------------------------------------- */
+
+typedef struct
+{
+  GstKlingo1Client *client;
+  const gchar *path;
+  const gchar *url;
+  const gchar *what;
+  JsonCall json;
+  GCancellable *cancellable;
+  GError *reopen_error;         /* of a restart, see on_upload_restarted() */
+  GDateTime *expires_at;        /* out */
+  gchar *file_url;              /* out */
 } UploadCall;
+
+static GstKlingo1MultipartStream *
+open_upload_body (GstKlingo1Client * client, UploadCall * call,
+    GError ** error)
+{
+  g_autoptr (GstKlingo1MultipartStream) body = NULL;
+  goffset size;
+
+  body = gst_klingo1_multipart_stream_new (call->path,
+      client->provider->upload_field, call->cancellable, error);
+  if (body == NULL)
+    return NULL;
+
+  size = gst_klingo1_multipart_stream_get_file_size (body);
+  if (size > MAX_UPLOAD_BYTES) {
+    g_autofree gchar *name = g_filename_display_name (call->path);
+
+    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_INVALID_REQUEST,
+        "%s is %" G_GOFFSET_FORMAT " bytes, the Files API takes at most %d",
+        name, size, MAX_UPLOAD_BYTES);
+    return NULL;
+  }
+  return g_steal_pointer (&body);
+}
+
+static void
+set_upload_body (SoupMessage * msg, GstKlingo1MultipartStream * body)
+{
+  soup_message_set_request_body (msg,
+      gst_klingo1_multipart_stream_get_content_type (body),
+      G_INPUT_STREAM (body), gst_klingo1_multipart_stream_get_length (body));
+}
+
+/* libsoup drops the (consumed) body of a message it restarts: one that goes
+ * out again as a POST (a misdirected HTTP/2 request, an authentication
+ * retry) needs a fresh one. A 301/302/303 turns the POST into a GET without
+ * a body, which must stay so. */
+static void
+on_upload_restarted (SoupMessage * msg, gpointer user_data)
+{
+  UploadCall *call = user_data;
+  g_autoptr (GstKlingo1MultipartStream) body = NULL;
+
+  if (soup_message_get_method (msg) != SOUP_METHOD_POST)
+    return;
+  g_clear_error (&call->reopen_error);
+  body = open_upload_body (call->client, call, &call->reopen_error);
+  if (body != NULL)
+    set_upload_body (msg, body);
+  else
+    /* the restart goes out without a body and fails; the try then reports
+     * why */
+    soup_message_set_request_body (msg, NULL, NULL, 0);
+}
 
 static gboolean
 upload_attempt (GstKlingo1Client * client, gpointer data, gint * retry_after,
     GCancellable * cancellable, GError ** error)
 {
   UploadCall *call = data;
-  g_autoptr (GBytes) response = NULL;
+  g_autoptr (GstKlingo1MultipartStream) body = NULL;
+  g_autoptr (SoupMessage) msg = NULL;
+  GBytes *response;
+  guint refused = 0;
+  gboolean ok;
 
-  if (!json_attempt (client, &call->json, retry_after, cancellable, error))
+  /* each try sends the file from its start: a body stream is consumed by
+   * the try before */
+  call->cancellable = cancellable;
+  body = open_upload_body (client, call, error);
+  if (body == NULL)
     return FALSE;
-  response = g_steal_pointer (&call->json.response);
+  msg = gst_klingo1_client_new_message (client, SOUP_METHOD_POST, call->url,
+      error);
+  if (msg == NULL)
+    return FALSE;
+  set_upload_body (msg, body);
+  g_signal_connect (msg, "restarted", G_CALLBACK (on_upload_restarted), call);
 
-  if (upload_refused ("POST /api/v1/files/upload/stream", call->json.status,
-          response, error))
+  ok = exchange (client, msg, &call->json, retry_after, cancellable, error);
+  g_signal_handlers_disconnect_by_func (msg, on_upload_restarted, call);
+  if (call->reopen_error != NULL) {
+    /* the restart went out without its body; whatever the server made of
+     * that, this is why */
+    g_clear_error (error);
+    g_propagate_error (error, g_steal_pointer (&call->reopen_error));
+    return FALSE;
+  }
+  if (!ok)
     return FALSE;
 
-  call->file_url = parse_upload_response (response, &call->expires_at, error);
-  return call->file_url != NULL;
+  response = call->json.response;
+  call->file_url = client->provider->parse_upload (g_bytes_get_data (response,
+          NULL), g_bytes_get_size (response), &call->expires_at, &refused,
+      error);
+  if (call->file_url != NULL)
+    return TRUE;
+  if (error != NULL && *error != NULL)
+    return FALSE;
+
+  /* refused with a 2xx status: classify by the status the body names */
+  g_propagate_error (error, status_error (client->provider, call->what, NULL,
+          refused ? gst_klingo1_client_error_code_for_status (refused) :
+          GST_KLINGO1_ERROR_HTTP, call->json.status, response, -1));
+  return FALSE;
 }
 
 gchar *
@@ -783,64 +1210,39 @@ gst_klingo1_client_upload_file (GstKlingo1Client * client,
     const gchar * path, GDateTime ** expires_at, GCancellable * cancellable,
     GError ** error)
 {
-  g_autoptr (GMappedFile) mapped = NULL;
-  g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GError) err = NULL;
-  g_autofree gchar *basename = NULL;
+  const GstKlingo1Provider *provider;
   g_autofree gchar *url = NULL;
-  g_autofree gchar *guessed = NULL;
-  SoupMultipart *multipart;
-  const gchar *content_type;
-  UploadCall call = { {0,}, };
+  g_autofree gchar *what = NULL;
+  UploadCall call = { 0, };
   gboolean ok;
 
   g_return_val_if_fail (GST_IS_KLINGO1_CLIENT (client), NULL);
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* at most 100 MB: a read-only mapping keeps it out of the heap */
-  mapped = g_mapped_file_new (path, FALSE, &err);
-  if (mapped == NULL) {
-    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO,
-        "Cannot read %s: %s", path, err->message);
-    return NULL;
-  }
-  if (g_mapped_file_get_length (mapped) > MAX_UPLOAD_BYTES) {
+  provider = client->provider;
+  if (provider->upload_path == NULL || provider->parse_upload == NULL) {
     g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_INVALID_REQUEST,
-        "%s is %" G_GSIZE_FORMAT " bytes, the Files API takes at most %d",
-        path, g_mapped_file_get_length (mapped), MAX_UPLOAD_BYTES);
+        "The %s API takes no local files; give the input as an http(s) URL",
+        provider->name);
     return NULL;
   }
-  bytes = g_mapped_file_get_bytes (mapped);
 
-  /* by content, like the server will; the name is only a fallback */
-  content_type = gst_klingo1_input_format_to_mime
-      (gst_klingo1_input_sniff_format (g_bytes_get_data (bytes, NULL),
-          g_bytes_get_size (bytes)));
-  if (content_type == NULL) {
-    g_autofree gchar *ct = g_content_type_guess (path, NULL, 0, NULL);
+  url = g_strconcat (client->files_url, provider->upload_path, NULL);
+  what = g_strconcat ("POST ", provider->upload_path, NULL);
+  call.client = client;
+  call.path = path;
+  call.url = url;
+  call.what = what;
 
-    guessed = g_content_type_get_mime_type (ct);
-    content_type = guessed ? guessed : "application/octet-stream";
-  }
-
-  basename = g_path_get_basename (path);
-  url = g_strconcat (client->files_url, "/api/v1/files/upload/stream", NULL);
-
-  multipart = soup_multipart_new (SOUP_FORM_MIME_TYPE_MULTIPART);
-  soup_multipart_append_form_file (multipart, "file", basename, content_type,
-      bytes);
-
-  call.json.method = SOUP_METHOD_POST;
-  call.json.url = url;
-  call.json.multipart = multipart;
-
-  ok = run_with_retries (client, "POST /api/v1/files/upload/stream", FALSE,
-      upload_attempt, &call, cancellable, error);
-  soup_multipart_free (multipart);
+  ok = run_with_retries (client, what, CALL_OTHER, upload_attempt, &call,
+      cancellable, error);
+  json_call_clear (&call.json);
+  g_clear_error (&call.reopen_error);
 
   if (!ok) {
     g_clear_pointer (&call.expires_at, g_date_time_unref);
+    g_clear_pointer (&call.file_url, g_free);
     return NULL;
   }
   if (expires_at != NULL)
@@ -864,8 +1266,11 @@ static gboolean
 set_io_error (GError ** error, const gchar * what, const gchar * path,
     int errsv)
 {
+  /* a path is bytes; a message is UTF-8 */
+  g_autofree gchar *name = g_filename_display_name (path);
+
   g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO,
-      "Cannot %s %s: %s", what, path, g_strerror (errsv));
+      "Cannot %s %s: %s", what, name, g_strerror (errsv));
   return FALSE;
 }
 
@@ -1018,7 +1423,8 @@ download_attempt (GstKlingo1Client * client, gpointer data,
     if (!current_size (call->dest_path, &have, error))
       return FALSE;
 
-    msg = new_message (client, SOUP_METHOD_GET, call->url, error);
+    msg = gst_klingo1_client_new_message (client, SOUP_METHOD_GET, call->url,
+        error);
     if (msg == NULL)
       return FALSE;
     /* byte ranges are offsets in the stored (encoded) representation */
@@ -1027,7 +1433,7 @@ download_attempt (GstKlingo1Client * client, gpointer data,
       soup_message_headers_set_range (soup_message_get_request_headers (msg),
           have, -1);
 
-    stream = soup_session_send (client->session, msg, cancellable, error);
+    stream = gst_klingo1_client_send (client, msg, cancellable, error);
     if (stream == NULL)
       return FALSE;
 
@@ -1049,7 +1455,7 @@ download_attempt (GstKlingo1Client * client, gpointer data,
           return set_io_error (error, "open", call->dest_path, errno);
         return sync_and_close (fd, call->dest_path, error);
       }
-      g_debug ("stored prefix of %" G_GOFFSET_FORMAT " bytes does not fit, "
+      GST_DEBUG ("stored prefix of %" G_GOFFSET_FORMAT " bytes does not fit, "
           "restarting", have);
       if (!truncate_file (call->dest_path, error))
         return FALSE;
@@ -1085,9 +1491,9 @@ download_attempt (GstKlingo1Client * client, gpointer data,
       if (status == 403 || status == 404 || status == 410)
         code = GST_KLINGO1_ERROR_EXPIRED;
       else
-        code = error_code_for_status (status);
-      g_propagate_error (error, response_error (msg, stream, code,
-              retry_after, cancellable));
+        code = gst_klingo1_client_error_code_for_status (status);
+      g_propagate_error (error, gst_klingo1_client_response_error (msg,
+              stream, code, retry_after, cancellable));
       g_input_stream_close (stream, NULL, NULL);
       return FALSE;
     }
@@ -1127,6 +1533,6 @@ gst_klingo1_client_download (GstKlingo1Client * client, const gchar * url,
   call.progress = progress;
   call.user_data = user_data;
 
-  return run_with_retries (client, what, FALSE, download_attempt, &call,
+  return run_with_retries (client, what, CALL_OTHER, download_attempt, &call,
       cancellable, error);
 }

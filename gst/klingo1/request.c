@@ -12,6 +12,7 @@
 
 #include <gst/klingo1/request.h>
 #include <gst/klingo1/input.h>
+#include <gst/klingo1/store.h>
 #include <gst/klingo1/error.h>
 
 #define HASH_VERSION "klingo1-request-v1\n"
@@ -895,7 +896,7 @@ append_field (GString * s, const gchar * name, const gchar * value)
 
 static gboolean
 append_input (GString * s, const gchar * name, const gchar * input,
-    GCancellable * cancellable, GError ** error)
+    GstKlingo1Store * store, GCancellable * cancellable, GError ** error)
 {
   g_autofree gchar *path = NULL;
   g_autofree gchar *digest = NULL;
@@ -924,7 +925,10 @@ append_input (GString * s, const gchar * name, const gchar * input,
     return FALSE;
   }
 
-  digest = gst_klingo1_input_hash_file (path, cancellable, error);
+  if (store != NULL)
+    digest = gst_klingo1_store_hash_file (store, path, cancellable, error);
+  else
+    digest = gst_klingo1_input_hash_file (path, cancellable, error);
   if (digest == NULL)
     return FALSE;
 
@@ -932,16 +936,13 @@ append_input (GString * s, const gchar * name, const gchar * input,
   return TRUE;
 }
 
-gchar *
-gst_klingo1_request_hash (const GstKlingo1Request * req,
+static gchar *
+compute_hash (const GstKlingo1Request * req, GstKlingo1Store * store,
     GCancellable * cancellable, GError ** error)
 {
   g_autoptr (GString) text = NULL;
   g_autofree gchar *duration = NULL;
   guint i;
-
-  g_return_val_if_fail (req != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   text = g_string_new (HASH_VERSION);
   append_field (text, "model", gst_klingo1_model_to_api_id (req->model));
@@ -961,12 +962,33 @@ gst_klingo1_request_hash (const GstKlingo1Request * req,
     g_autofree gchar *name = g_strdup_printf ("images[%u]", i);
 
     if (!append_input (text, name, g_ptr_array_index (req->images, i),
-            cancellable, error))
+            store, cancellable, error))
       return NULL;
   }
-  if (!append_input (text, "video", req->video, cancellable, error))
+  if (!append_input (text, "video", req->video, store, cancellable, error))
     return NULL;
 
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, text->str,
       text->len);
+}
+
+gchar *
+gst_klingo1_request_hash (const GstKlingo1Request * req,
+    GCancellable * cancellable, GError ** error)
+{
+  g_return_val_if_fail (req != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return compute_hash (req, NULL, cancellable, error);
+}
+
+gchar *
+gst_klingo1_request_hash_with_store (const GstKlingo1Request * req,
+    GstKlingo1Store * store, GCancellable * cancellable, GError ** error)
+{
+  g_return_val_if_fail (req != NULL, NULL);
+  g_return_val_if_fail (store == NULL || GST_IS_KLINGO1_STORE (store), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return compute_hash (req, store, cancellable, error);
 }

@@ -12,6 +12,9 @@
 #include <libsoup/soup.h>
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
+#include <gst/klingo1/request.h>
+
+#include "client-private.h"
 
 #define API_KEY "sk-evo-test-secret"
 
@@ -203,6 +206,64 @@ record_upload (SoupServerMessage * msg)
   soup_multipart_free (multipart);
 }
 
+/* A response that sends one byte per second: headers first, then the body
+ * (chunked, so that it never looks complete). Stops when the client goes. */
+typedef struct
+{
+  SoupServerMessage *msg;
+  GSource *source;
+} Trickle;
+
+static void
+trickle_finished (SoupServerMessage * msg, Trickle * t)
+{
+  g_source_destroy (t->source);
+  g_source_unref (t->source);
+  g_free (t);
+}
+
+static gboolean
+trickle_tick (gpointer data)
+{
+  Trickle *t = data;
+
+  soup_message_body_append (soup_server_message_get_response_body (t->msg),
+      SOUP_MEMORY_STATIC, " ", 1);
+  soup_server_message_unpause (t->msg);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+trickle_body (SoupServerMessage * msg, const gchar * content_type)
+{
+  SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+  Trickle *t = g_new0 (Trickle, 1);
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (resp, SOUP_ENCODING_CHUNKED);
+  soup_message_headers_set_content_type (resp, content_type, NULL);
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, "{", 1);
+  t->msg = msg;
+  t->source = g_timeout_source_new (1000);
+  g_source_set_callback (t->source, trickle_tick, t, NULL);
+  g_source_attach (t->source, srv.context);
+  g_signal_connect (msg, "finished", G_CALLBACK (trickle_finished), t);
+}
+
+/* Headers, the first byte of the body, then nothing, ever. */
+static void
+stall_body (SoupServerMessage * msg)
+{
+  SoupMessageHeaders *resp = soup_server_message_get_response_headers (msg);
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (resp, SOUP_ENCODING_CHUNKED);
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, "{", 1);
+  soup_server_message_pause (msg);
+}
+
 static void
 api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
@@ -211,6 +272,10 @@ api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   SoupMessageBody *body = soup_server_message_get_request_body (msg);
   Scripted *s;
 
+  if (g_str_equal (path, "/files/trickle.mp4")) {
+    trickle_body (msg, "video/mp4");
+    return;
+  }
   if (g_str_has_prefix (path, "/files/")) {
     serve_content (msg, path);
     return;
@@ -231,6 +296,16 @@ api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   srv.body = g_strndup (body->data, body->length);
   if (g_str_equal (path, "/api/v1/files/upload/stream"))
     record_upload (msg);
+  if (g_str_equal (path, "/v1/tasks/trickle-body")) {
+    g_mutex_unlock (&srv.lock);
+    trickle_body (msg, "application/json");
+    return;
+  }
+  if (g_str_equal (path, "/v1/tasks/stall-once") && srv.requests == 1) {
+    g_mutex_unlock (&srv.lock);
+    stall_body (msg);
+    return;
+  }
   s = g_queue_pop_head (&srv.script);
   g_mutex_unlock (&srv.lock);
 
@@ -263,7 +338,10 @@ static void
 cdn_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
 {
-  serve_content (msg, path);
+  if (g_str_equal (path, "/files/trickle.mp4"))
+    trickle_body (msg, "video/mp4");
+  else
+    serve_content (msg, path);
 }
 
 static gchar *
@@ -1078,6 +1156,587 @@ GST_START_TEST (test_io_timeout)
 
 GST_END_TEST;
 
+
+/* ---- fault matrix -------------------------------------------------------- */
+
+static const gchar *html_page =
+    "<html><head><title>502 Bad Gateway</title></head><body>nginx</body>"
+    "</html>";
+
+GST_START_TEST (test_poll_not_a_task_retried)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (2);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* a proxy's page with a 200, then the task */
+  script (200, html_page, NULL);
+  script (200, "{\"id\":\"x\"", NULL);
+  script (200, processing_ok, NULL);
+  task = gst_klingo1_client_get_task (client, "task-unified-1", NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (task->progress, 42);
+  fail_unless_equals_int (get_requests (), 3);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_poll_not_a_task_exhausted)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (2);
+  g_autoptr (GError) error = NULL;
+
+  script (200, html_page, NULL);
+  script (200, html_page, NULL);
+  script (200, "[1,2,3]", NULL);
+  script (200, processing_ok, NULL);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+          &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_PROTOCOL), "%s", error->message);
+  fail_unless (strstr (error->message, "not a task") != NULL, "%s",
+      error->message);
+  fail_unless (strstr (error->message, "GET /v1/tasks/task-unified-1")
+      != NULL, "%s", error->message);
+  fail_unless_equals_int (gst_klingo1_error_get_http_status (error), 200);
+  /* the first try and two retries */
+  fail_unless_equals_int (get_requests (), 3);
+  fail_unless_equals_int (clear_script (), 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_create_not_a_task_not_retried)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GError) error = NULL;
+
+  /* the task may exist: sending the create again could pay twice */
+  script (200, html_page, NULL);
+  script (200, create_ok, NULL);
+  fail_unless (gst_klingo1_client_create_task (client, create_body, "k",
+          NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_PROTOCOL), "%s", error->message);
+  fail_unless (strstr (error->message, "not a task") != NULL, "%s",
+      error->message);
+  fail_unless_equals_int (get_requests (), 1);
+  fail_unless_equals_int (clear_script (), 1);
+}
+
+GST_END_TEST;
+
+/* Accepts one connection, reads the request and sends the status line of
+ * the answer one byte per second until the client hangs up. */
+typedef struct
+{
+  GSocket *listener;
+  gchar *base;
+  GThread *thread;
+} TrickleHeaders;
+
+static gpointer
+trickle_headers_thread (gpointer data)
+{
+  TrickleHeaders *th = data;
+  g_autoptr (GSocket) conn = g_socket_accept (th->listener, NULL, NULL);
+  const gchar *status = "HTTP/1.1 200 OK\r\nContent-Type: application/json"
+      "\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  gchar buf[4096];
+  const gchar *p;
+
+  if (conn == NULL)
+    return NULL;
+  g_socket_receive (conn, buf, sizeof (buf), NULL, NULL);
+  for (p = status; *p; p++) {
+    if (g_socket_send (conn, p, 1, NULL, NULL) < 0)
+      break;
+    g_usleep (G_USEC_PER_SEC);
+    if (g_socket_condition_check (conn, G_IO_IN | G_IO_HUP))
+      break;
+  }
+  return NULL;
+}
+
+static void
+trickle_headers_start (TrickleHeaders * th)
+{
+  th->listener = stalling_server (&th->base);
+  th->thread = g_thread_new ("trickle", trickle_headers_thread, th);
+}
+
+static void
+trickle_headers_stop (TrickleHeaders * th)
+{
+  g_socket_close (th->listener, NULL);
+  g_thread_join (th->thread);
+  g_object_unref (th->listener);
+  g_free (th->base);
+}
+
+static void
+assert_cancelled_promptly (CancelLater * cl, GThread * thread,
+    const GError * error)
+{
+  gint64 late = g_get_monotonic_time () - cl->cancelled_at;
+
+  g_thread_join (thread);
+  fail_unless (cl->cancelled_at > 0);
+  fail_unless (late < G_USEC_PER_SEC, "returned %" G_GINT64_FORMAT
+      " ms after the cancel", late / 1000);
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "%s", error->message);
+}
+
+GST_START_TEST (test_cancel_trickled_headers)
+{
+  TrickleHeaders th = { 0, };
+  g_autoptr (GstKlingo1Client) client = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  trickle_headers_start (&th);
+  client = gst_klingo1_client_new (th.base, API_KEY, NULL);
+  gst_klingo1_client_set_max_retries (client, 4);
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1",
+          cancellable, &error) == NULL);
+  assert_cancelled_promptly (&cl, thread, error);
+  trickle_headers_stop (&th);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cancel_trickled_body)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_unless (gst_klingo1_client_get_task (client, "trickle-body",
+          cancellable, &error) == NULL);
+  assert_cancelled_promptly (&cl, thread, error);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_cancel_trickled_download)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (4);
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = make_tmp_dir ();
+  g_autofree gchar *path = g_build_filename (dir, "clip.mp4", NULL);
+  g_autofree gchar *url = g_strconcat (srv.cdn_base, "/files/trickle.mp4",
+      NULL);
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *thread;
+
+  thread = g_thread_new ("cancel", cancel_later, &cl);
+  fail_if (gst_klingo1_client_download (client, url, path, NULL, NULL,
+          cancellable, &error));
+  assert_cancelled_promptly (&cl, thread, error);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_stalled_body_times_out_and_retries)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (1);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 start;
+
+  /* headers, one byte, silence: no progress for the I/O timeout fails the
+   * try, and a task read is tried again */
+  gst_klingo1_client_set_io_timeout (client, 1);
+  script (200, processing_ok, NULL);
+  start = g_get_monotonic_time ();
+  task = gst_klingo1_client_get_task (client, "stall-once", NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (task->progress, 42);
+  fail_unless_equals_int (get_requests (), 2);
+  /* 1 s of silence, 1 s of backoff */
+  fail_unless (g_get_monotonic_time () - start < 5 * G_USEC_PER_SEC);
+}
+
+GST_END_TEST;
+
+/* ---- retry deadline ------------------------------------------------------ */
+
+typedef struct
+{
+  guint calls;
+  guint attempts[8];
+  GError *errors[8];
+  gdouble delays[8];
+  gchar *what;
+} Notified;
+
+static void
+on_retry (const gchar * what, guint attempt, const GError * error,
+    gdouble delay, gpointer user_data)
+{
+  Notified *n = user_data;
+
+  if (n->calls < G_N_ELEMENTS (n->attempts)) {
+    n->attempts[n->calls] = attempt;
+    n->errors[n->calls] = g_error_copy (error);
+    n->delays[n->calls] = delay;
+  }
+  g_free (n->what);
+  n->what = g_strdup (what);
+  n->calls++;
+}
+
+static void
+notified_clear (Notified * n)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (n->errors); i++)
+    g_clear_error (&n->errors[i]);
+  g_clear_pointer (&n->what, g_free);
+  n->calls = 0;
+}
+
+static GMutex log_lock;
+
+static void
+capture_http_log (GstDebugCategory * category, GstDebugLevel level,
+    const gchar * file, const gchar * function, gint line, GObject * object,
+    GstDebugMessage * message, gpointer user_data)
+{
+  GString *log = user_data;
+
+  if (g_strcmp0 (gst_debug_category_get_name (category), "klingo1http") != 0)
+    return;
+  g_mutex_lock (&log_lock);
+  g_string_append_printf (log, "%s %s\n", gst_debug_level_get_name (level),
+      gst_debug_message_get (message));
+  g_mutex_unlock (&log_lock);
+}
+
+GST_START_TEST (test_retry_deadline)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) log = g_string_new (NULL);
+  Notified n = { 0, };
+
+  gst_debug_set_threshold_for_name ("klingo1http", GST_LEVEL_INFO);
+  gst_debug_add_log_function (capture_http_log, log, NULL);
+
+  /* max-retries is 0, but the deadline is far: transient failures of a read
+   * are retried until it works */
+  gst_klingo1_client_set_retry_deadline (client, g_get_monotonic_time () +
+      10 * G_USEC_PER_SEC);
+  gst_klingo1_client_set_retry_notify (client, on_retry, &n);
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "0");
+  script (502, "{\"error\":{\"code\":502,\"message\":\"upstream\"}}", "0");
+  script (429, "{\"error\":{\"code\":429,\"message\":\"slow\"}}", "0");
+  script (200, processing_ok, NULL);
+  task = gst_klingo1_client_get_task (client, "task-unified-1", NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_int (get_requests (), 4);
+
+  fail_unless_equals_int (n.calls, 3);
+  fail_unless_equals_string (n.what, "GET /v1/tasks/task-unified-1");
+  fail_unless_equals_int (n.attempts[0], 1);
+  fail_unless_equals_int (n.attempts[2], 3);
+  fail_unless (g_error_matches (n.errors[0], GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_SERVER));
+  fail_unless_equals_int (gst_klingo1_error_get_http_status (n.errors[1]),
+      502);
+  fail_unless (g_error_matches (n.errors[2], GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_RATE_LIMITED));
+  fail_unless (n.delays[0] == 0.0);
+
+  gst_debug_remove_log_function (capture_http_log);
+  g_mutex_lock (&log_lock);
+  /* each retry at INFO, with its reason */
+  fail_unless (strstr (log->str, "retry 1 in 0.0 s (until the deadline): "
+          "HTTP 503 from GET /v1/tasks/task-unified-1: busy") != NULL, "%s",
+      log->str);
+  fail_unless (strstr (log->str, "INFO") != NULL, "%s", log->str);
+  fail_unless (strstr (log->str, "retry 3 in") != NULL, "%s", log->str);
+  g_mutex_unlock (&log_lock);
+  notified_clear (&n);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_deadline_not_passed)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GError) error = NULL;
+  Notified n = { 0, };
+  gint64 start = g_get_monotonic_time ();
+
+  /* Retry-After 1 s, deadline in 1.5 s: one retry; the next wait would end
+   * past the deadline, so the call ends now with the last failure */
+  gst_klingo1_client_set_retry_deadline (client, start + 1500 *
+      G_TIME_SPAN_MILLISECOND);
+  gst_klingo1_client_set_retry_notify (client, on_retry, &n);
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "1");
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "1");
+  script (200, processing_ok, NULL);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+          &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_SERVER), "%s", error->message);
+  fail_unless_equals_int (get_requests (), 2);
+  fail_unless_equals_int (n.calls, 1);
+  fail_unless (n.delays[0] == 1.0);
+  fail_unless (g_get_monotonic_time () - start < 1500 *
+      G_TIME_SPAN_MILLISECOND);
+  fail_unless_equals_int (clear_script (), 1);
+  g_clear_error (&error);
+  notified_clear (&n);
+
+  /* the deadline is gone: no retry at all */
+  gst_klingo1_client_set_retry_deadline (client, g_get_monotonic_time ());
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "0");
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+          &error) == NULL);
+  fail_unless_equals_int (get_requests (), 3);
+  fail_unless_equals_int (n.calls, 0);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_deadline_create_keeps_max_retries)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GError) error = NULL;
+
+  gst_klingo1_client_set_retry_deadline (client, g_get_monotonic_time () +
+      10 * G_USEC_PER_SEC);
+  script (429, "{\"error\":{\"code\":429,\"message\":\"slow\"}}", "0");
+  script (200, create_ok, NULL);
+  fail_unless (gst_klingo1_client_create_task (client, create_body, "k",
+          NULL, &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_RATE_LIMITED));
+  fail_unless_equals_int (get_requests (), 1);
+  fail_unless_equals_int (clear_script (), 1);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_deadline_unreachable)
+{
+  g_autoptr (GstKlingo1Client) client = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *url = g_strdup_printf ("http://127.0.0.1:%u",
+      unused_port ());
+  Notified n = { 0, };
+  gint64 start = g_get_monotonic_time ();
+
+  client = gst_klingo1_client_new (url, API_KEY, NULL);
+  gst_klingo1_client_set_max_retries (client, 0);
+  gst_klingo1_client_set_retry_notify (client, on_retry, &n);
+  /* backoff 1 s, then 2 s: the second wait would pass the deadline */
+  gst_klingo1_client_set_retry_deadline (client, start + 2500 *
+      G_TIME_SPAN_MILLISECOND);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+          &error) == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_HTTP), "%s", error->message);
+  fail_unless (strstr (error->message, "GET /v1/tasks/task-unified-1 failed")
+      != NULL, "%s", error->message);
+  fail_unless_equals_int (n.calls, 1);
+  /* the element gets an error of the library's domain to post */
+  fail_unless (g_error_matches (n.errors[0], GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_HTTP));
+  fail_unless (g_get_monotonic_time () - start < 2500 *
+      G_TIME_SPAN_MILLISECOND);
+  notified_clear (&n);
+}
+
+GST_END_TEST;
+
+GST_START_TEST (test_retry_wait)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (1);
+  g_autoptr (GError) refused = g_error_new_literal (G_IO_ERROR,
+      G_IO_ERROR_CONNECTION_REFUSED, "Connection refused");
+  g_autoptr (GError) reset = g_error_new_literal (G_IO_ERROR,
+      G_IO_ERROR_CONNECTION_CLOSED, "Connection reset");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+
+  /* the download object's loop: same budget, same final errors */
+  fail_unless (gst_klingo1_client_retry_wait (client, "GET /x", FALSE, 0,
+          reset, 0, NULL, &error));
+  g_assert_no_error (error);
+  fail_if (gst_klingo1_client_retry_wait (client, "GET /x", FALSE, 1,
+          reset, 0, NULL, &error));
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_HTTP));
+  fail_unless_equals_string (error->message,
+      "GET /x failed: Connection reset");
+  g_clear_error (&error);
+
+  /* a create: only what never reached the server */
+  fail_if (gst_klingo1_client_retry_wait (client, "POST /c", TRUE, 0, reset,
+          0, NULL, &error));
+  g_clear_error (&error);
+  fail_unless (gst_klingo1_client_retry_wait (client, "POST /c", TRUE, 0,
+          refused, 0, NULL, &error));
+
+  g_cancellable_cancel (cancellable);
+  fail_if (gst_klingo1_client_retry_wait (client, "GET /x", FALSE, 0,
+          reset, 0, cancellable, &error));
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED));
+
+  fail_unless (gst_klingo1_client_backoff (0, -1) == 1.0);
+  fail_unless (gst_klingo1_client_backoff (3, -1) == 8.0);
+  fail_unless (gst_klingo1_client_backoff (9, -1) == 30.0);
+  fail_unless (gst_klingo1_client_backoff (0, 120) == 30.0);
+}
+
+GST_END_TEST;
+
+/* ---- credits ------------------------------------------------------------- */
+
+typedef struct
+{
+  const gchar *body;
+  gdouble remaining;
+  gdouble used;
+} CreditsCase;
+
+static const CreditsCase credits_cases[] = {
+  /* a key with a limit: its own numbers */
+  {"{\"success\":true,\"data\":{\"user\":{\"remaining_credits\":1000.5,"
+        "\"used_credits\":20},\"token\":{\"remaining_credits\":300,"
+        "\"used_credits\":7,\"unlimited_credits\":false}}}", 300, 7},
+  /* its limit is above what the account has left */
+  {"{\"success\":true,\"data\":{\"user\":{\"remaining_credits\":50,"
+        "\"used_credits\":20},\"token\":{\"remaining_credits\":300,"
+        "\"used_credits\":7,\"unlimited_credits\":false}}}", 50, 7},
+  /* a key without a limit spends the account's balance */
+  {"{\"success\":true,\"data\":{\"user\":{\"remaining_credits\":1000,"
+        "\"used_credits\":20},\"token\":{\"remaining_credits\":0,"
+        "\"used_credits\":7,\"unlimited_credits\":true}}}", 1000, 20},
+  {"{\"success\":true,\"data\":{\"user\":{\"remaining_credits\":\"12.5\","
+        "\"used_credits\":3}}}", 12.5, 3},
+};
+
+GST_START_TEST (test_credits)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GError) error = NULL;
+  gdouble remaining, used;
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (credits_cases); i++) {
+    script (200, credits_cases[i].body, NULL);
+    fail_unless (gst_klingo1_client_get_credits (client, &remaining, &used,
+            NULL, &error), "case %u: %s", i, error ? error->message : "");
+    fail_unless (remaining == credits_cases[i].remaining, "case %u: %f", i,
+        remaining);
+    fail_unless (used == credits_cases[i].used, "case %u: %f", i, used);
+  }
+  fail_unless_equals_string (srv.method, "GET");
+  fail_unless_equals_string (srv.path, "/v1/credits");
+  fail_unless_equals_string (srv.auth, "Bearer " API_KEY);
+
+  script (200, "{\"success\":true,\"data\":{}}", NULL);
+  fail_if (gst_klingo1_client_get_credits (client, &remaining, &used, NULL,
+          &error));
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_PROTOCOL));
+  g_clear_error (&error);
+
+  script (401, "{\"error\":{\"code\":\"unauthorized\",\"message\":\"Invalid "
+      "token\",\"type\":\"authentication_error\"}}", NULL);
+  fail_if (gst_klingo1_client_get_credits (client, &remaining, &used, NULL,
+          &error));
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_AUTH));
+  fail_unless (strstr (error->message, "GET /v1/credits") != NULL);
+}
+
+GST_END_TEST;
+
+/* ---- provider seam ------------------------------------------------------- */
+
+static void
+key_authorize (SoupMessageHeaders * headers, const gchar * credentials)
+{
+  g_autofree gchar *value = g_strdup_printf ("Key %s", credentials);
+
+  soup_message_headers_replace (headers, "Authorization", value);
+}
+
+GST_START_TEST (test_provider_seam)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GstKlingo1Task) task = NULL;
+  g_autoptr (GstKlingo1Task) polled = NULL;
+  g_autoptr (GstKlingo1Request) request =
+      gst_klingo1_request_new (GST_KLINGO1_MODEL_IMAGE_TO_VIDEO);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *expected_body = NULL;
+  GstKlingo1Provider other = *gst_klingo1_provider_evolink ();
+  gchar *url;
+
+  other.name = "other";
+  other.create_path = "/v9/generate";
+  other.task_path = "/v9/generate/";
+  other.credits_path = NULL;
+  other.upload_path = NULL;
+  other.idempotency_header = NULL;
+  other.authorize = key_authorize;
+  gst_klingo1_client_set_provider (client, &other);
+
+  request->prompt = g_strdup ("a cat");
+  g_ptr_array_add (request->images, g_strdup ("https://example.com/a.png"));
+  expected_body = gst_klingo1_request_to_json (request);
+
+  script (200, create_ok, NULL);
+  task = gst_klingo1_client_create_task_for_request (client, request, "k",
+      NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_string (srv.path, "/v9/generate");
+  fail_unless_equals_string (srv.auth, "Key " API_KEY);
+  fail_unless_equals_string (srv.body, expected_body);
+  /* this service has no idempotency header */
+  fail_unless (srv.idempotency_key == NULL);
+
+  script (200, processing_ok, NULL);
+  polled = gst_klingo1_client_get_task (client, task->id, NULL, &error);
+  g_assert_no_error (error);
+  fail_unless_equals_string (srv.path,
+      "/v9/generate/task-unified-1757169743-7cvnl5zw");
+
+  url = gst_klingo1_client_upload_file (client, "/nonexistent", NULL, NULL,
+      &error);
+  fail_unless (url == NULL);
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_INVALID_REQUEST));
+  fail_unless (strstr (error->message, "other") != NULL, "%s",
+      error->message);
+  g_clear_error (&error);
+  fail_if (gst_klingo1_client_get_credits (client, NULL, NULL, NULL, &error));
+  fail_unless (g_error_matches (error, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_INVALID_REQUEST));
+  fail_unless_equals_int (get_requests (), 2);
+}
+
+GST_END_TEST;
+
 static Suite *
 client_suite (void)
 {
@@ -1102,6 +1761,20 @@ client_suite (void)
   tcase_add_test (tc, test_sleep_cancel);
   tcase_add_test (tc, test_cancel_stalled_get);
   tcase_add_test (tc, test_io_timeout);
+  tcase_add_test (tc, test_poll_not_a_task_retried);
+  tcase_add_test (tc, test_poll_not_a_task_exhausted);
+  tcase_add_test (tc, test_create_not_a_task_not_retried);
+  tcase_add_test (tc, test_cancel_trickled_headers);
+  tcase_add_test (tc, test_cancel_trickled_body);
+  tcase_add_test (tc, test_cancel_trickled_download);
+  tcase_add_test (tc, test_stalled_body_times_out_and_retries);
+  tcase_add_test (tc, test_retry_deadline);
+  tcase_add_test (tc, test_retry_deadline_not_passed);
+  tcase_add_test (tc, test_retry_deadline_create_keeps_max_retries);
+  tcase_add_test (tc, test_retry_deadline_unreachable);
+  tcase_add_test (tc, test_retry_wait);
+  tcase_add_test (tc, test_credits);
+  tcase_add_test (tc, test_provider_seam);
   return s;
 }
 

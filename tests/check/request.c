@@ -9,6 +9,7 @@
 #include <gst/check/gstcheck.h>
 #include <gst/klingo1/request.h>
 #include <gst/klingo1/input.h>
+#include <gst/klingo1/store.h>
 #include <gst/klingo1/error.h>
 
 #define I2V GST_KLINGO1_MODEL_IMAGE_TO_VIDEO
@@ -1178,6 +1179,79 @@ GST_START_TEST (test_hash_errors)
 
 GST_END_TEST;
 
+/* The same request hash, with local inputs hashed through the store's memo
+ * (so that a re-run need not read a 100 MB video again). */
+GST_START_TEST (test_hash_with_store)
+{
+  GstKlingo1Request *req = gst_klingo1_request_new (EDIT);
+  gchar *store_dir = tmp_path ("store");
+  gchar *hashes = g_build_filename (store_dir, "hashes", NULL);
+  GstKlingo1Store *store = gst_klingo1_store_new (store_dir);
+  GError *err = NULL;
+  gchar *plain, *memo, *uri, *path;
+  GDir *dir;
+  guint n = 0;
+
+  write_file ("old.png", png_head, sizeof (png_head));
+  write_file ("old.mp4", mp4_head, sizeof (mp4_head));
+  /* ctime cannot be set back: let the inputs age past the racy window */
+  g_usleep (2100 * G_TIME_SPAN_MILLISECOND);
+
+  req->prompt = g_strdup (P);
+  path = tmp_path ("old.png");
+  uri = g_filename_to_uri (path, NULL, NULL);
+  g_ptr_array_add (req->images, path);
+  g_ptr_array_add (req->images, g_strdup (U_PNG));
+  g_ptr_array_add (req->images, uri);
+  req->video = tmp_path ("old.mp4");
+
+  plain = hash_ok (req);
+  memo = gst_klingo1_request_hash_with_store (req, store, NULL, &err);
+  fail_unless (err == NULL, "%s", err ? err->message : "?");
+  fail_unless_equals_string (memo, plain);
+  g_free (memo);
+  /* again, now from the memo */
+  memo = gst_klingo1_request_hash_with_store (req, store, NULL, &err);
+  fail_unless_equals_string (memo, plain);
+  g_free (memo);
+  /* no store: as gst_klingo1_request_hash() */
+  memo = gst_klingo1_request_hash_with_store (req, NULL, NULL, &err);
+  fail_unless_equals_string (memo, plain);
+  g_free (memo);
+
+  /* one memo per local file (the path and the URI name the same file) */
+  dir = g_dir_open (hashes, 0, NULL);
+  fail_unless (dir != NULL);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  g_dir_close (dir);
+  fail_unless_equals_int (n, 2);
+
+  /* errors as gst_klingo1_request_hash() */
+  g_free (req->video);
+  req->video = tmp_path ("missing.mp4");
+  fail_unless (gst_klingo1_request_hash_with_store (req, store, NULL,
+          &err) == NULL);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_IO));
+  g_clear_error (&err);
+  g_free (req->video);
+  req->video = g_strdup ("file://otherhost/v.mp4");
+  fail_unless (gst_klingo1_request_hash_with_store (req, store, NULL,
+          &err) == NULL);
+  fail_unless (g_error_matches (err, GST_KLINGO1_ERROR,
+          GST_KLINGO1_ERROR_INVALID_REQUEST));
+  fail_unless_equals_string (gst_klingo1_error_get_field (err), "video");
+  g_clear_error (&err);
+
+  g_free (plain);
+  g_object_unref (store);
+  g_free (hashes);
+  g_free (store_dir);
+  gst_klingo1_request_free (req);
+}
+
+GST_END_TEST;
+
 /* GstCheck only traps criticals of the GLib and GStreamer log domains; the
  * library logs as "klingo1", so route that one through ASSERT_CRITICAL too. */
 static void
@@ -1214,6 +1288,7 @@ request_suite (void)
   tcase_add_test (tc, test_hash);
   tcase_add_test (tc, test_hash_models);
   tcase_add_test (tc, test_hash_errors);
+  tcase_add_test (tc, test_hash_with_store);
 
   return s;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <gst/klingo1/request.h>
 #include <gst/klingo1/task.h>
 
 G_BEGIN_DECLS
@@ -22,22 +23,57 @@ G_DECLARE_FINAL_TYPE (GstKlingo1Client, gst_klingo1_client, GST,
  * @files_url: base URL of the Files API, NULL for the default
  *
  * All calls are synchronous, meant for a worker or streaming thread; each
- * takes a GCancellable and each network wait is bounded by the I/O timeout
- * (default 30 s). Transient failures of idempotent calls (task reads,
- * downloads, uploads: network errors, 429, 500, 502, 503, 504) are retried
- * here, in one policy, honouring Retry-After (at most 30 s); a create is
- * retried only when the server cannot have created a task (429, connection
- * never established).
+ * takes a GCancellable, which interrupts any wait (connecting, sending,
+ * reading headers or body, backing off) when it fires, and each network wait
+ * is bounded by the I/O timeout (default 30 s without progress). Clients with
+ * the same HTTP settings share one process-wide connection pool; a client may
+ * be used from several threads at once as long as no setter runs meanwhile.
+ *
+ * Transient failures of idempotent calls (task reads, downloads, uploads:
+ * network errors, 429, 500, 502, 503, 504, a task read answered with
+ * something that is no task) are retried here, in one policy, honouring
+ * Retry-After (at most 30 s); a create is retried only when the server cannot
+ * have created a task (429, connection never established).
  */
 GstKlingo1Client *gst_klingo1_client_new (const gchar * api_url,
                                           const gchar * api_key,
                                           const gchar * files_url);
 
+/* Seconds a connect, read or write may make no progress before the attempt
+ * fails (retryable). Takes effect for the next call: the client moves to the
+ * shared session of its new settings. */
 void  gst_klingo1_client_set_io_timeout (GstKlingo1Client * client,
                                          guint seconds);
 /* Retries of transient failures (default 4); 0 disables them (tests). */
 void  gst_klingo1_client_set_max_retries (GstKlingo1Client * client,
                                           guint retries);
+
+/* A g_get_monotonic_time() deadline, 0 for none (the default). With one,
+ * transient failures of idempotent calls (task reads, downloads, uploads) are
+ * retried until it comes instead of max-retries times, at most 30 s apart;
+ * no wait reaches past it, and the last failure is returned once the next try
+ * would. Creates keep max-retries. It does not cut a request in flight: the
+ * call's GCancellable does. */
+void  gst_klingo1_client_set_retry_deadline (GstKlingo1Client * client,
+                                             gint64 monotonic_deadline);
+
+/**
+ * GstKlingo1RetryNotify:
+ * @what: the call, e.g. "GET /v1/tasks/task-unified-..." (no query string)
+ * @attempt: 1 for the first retry
+ * @error: why the last try failed (GST_KLINGO1_ERROR domain)
+ * @delay: seconds until the retry
+ *
+ * Called in the calling thread before each wait, so that an element can post
+ * a warning while the API is unreachable.
+ */
+typedef void (*GstKlingo1RetryNotify) (const gchar * what, guint attempt,
+                                       const GError * error, gdouble delay,
+                                       gpointer user_data);
+
+void  gst_klingo1_client_set_retry_notify (GstKlingo1Client * client,
+                                           GstKlingo1RetryNotify func,
+                                           gpointer user_data);
 
 /* POST /v1/videos/generations with @json_body. @idempotency_key, when not
  * NULL, is sent as Idempotency-Key. HTTP errors become GError with details
@@ -48,6 +84,14 @@ GstKlingo1Task *gst_klingo1_client_create_task (GstKlingo1Client * client,
                                                 GCancellable * cancellable,
                                                 GError ** error);
 
+/* The create of @request (whose inputs are URLs), its body built by the
+ * service's rules; otherwise as gst_klingo1_client_create_task(). */
+GstKlingo1Task *gst_klingo1_client_create_task_for_request (GstKlingo1Client * client,
+                                                            const GstKlingo1Request * request,
+                                                            const gchar * idempotency_key,
+                                                            GCancellable * cancellable,
+                                                            GError ** error);
+
 /* GET /v1/tasks/{task_id}. */
 GstKlingo1Task *gst_klingo1_client_get_task (GstKlingo1Client * client,
                                              const gchar * task_id,
@@ -55,13 +99,23 @@ GstKlingo1Task *gst_klingo1_client_get_task (GstKlingo1Client * client,
                                              GError ** error);
 
 /* POST {files_url}/api/v1/files/upload/stream (multipart, field "file"),
- * streaming the file from disk. Returns data.file_url; @expires_at (optional)
- * receives data.expires_at parsed, or now + 72 h when absent. */
+ * streaming the file from disk (memory use does not grow with its size; each
+ * try reads it once). Returns data.file_url; @expires_at (optional) receives
+ * data.expires_at parsed, or now + 72 h when absent. */
 gchar *gst_klingo1_client_upload_file (GstKlingo1Client * client,
                                        const gchar * path,
                                        GDateTime ** expires_at,
                                        GCancellable * cancellable,
                                        GError ** error);
+
+/* GET /v1/credits: what the key can still spend and what it spent, in
+ * credits. With a per-key limit (EvoLink "token" not unlimited) that is the
+ * key's (never more than the account's balance); without, the account's. */
+gboolean gst_klingo1_client_get_credits (GstKlingo1Client * client,
+                                         gdouble * remaining,
+                                         gdouble * used,
+                                         GCancellable * cancellable,
+                                         GError ** error);
 
 typedef void (*GstKlingo1DownloadProgress) (guint64 received, guint64 total,
                                             gpointer user_data);

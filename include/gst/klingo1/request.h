@@ -5,6 +5,7 @@
 
 #include <glib.h>
 #include <gio/gio.h>
+#include <gst/klingo1/store.h>
 
 G_BEGIN_DECLS
 
@@ -98,5 +99,12 @@ gchar   *gst_klingo1_request_to_json (const GstKlingo1Request * req);
 gchar   *gst_klingo1_request_hash (const GstKlingo1Request * req,
                                    GCancellable * cancellable,
                                    GError ** error);
+/* The same hash, with each local input's SHA-256 taken from @store's memo
+ * (gst_klingo1_store_hash_file()) while the file is unchanged, so a re-run
+ * reads none of them. @store NULL: as gst_klingo1_request_hash(). */
+gchar   *gst_klingo1_request_hash_with_store (const GstKlingo1Request * req,
+                                              GstKlingo1Store * store,
+                                              GCancellable * cancellable,
+                                              GError ** error);
 
 G_END_DECLS
