@@ -10,6 +10,12 @@
  * task is rendered in a worker thread of a small pool.  Everything the
  * workers share with the handlers is guarded by Emulator.lock.
  *
+ * Bodies of result links and files are streamed (see Transfer): written in
+ * chunks from a shared GBytes (the rendered MP4, an uploaded file or the
+ * mmapped --result-file), paced by a timer when throttled, so a slow or
+ * stalled client never holds the main loop and a large body is never
+ * copied per request.
+ *
  * See README.md next to this file for the CLI, endpoints and the magic
  * prompt markers that make the emulator misbehave on purpose.
  */
@@ -34,6 +40,16 @@
 #define MAX_CALLBACK_URL 2048
 #define FILE_LIFETIME_SECONDS (72 * 3600)
 
+/* Unthrottled bodies are queued PUMP_CHUNK at a time, at most PUMP_WINDOW
+ * ahead of what the socket took, so a client that stops reading costs at
+ * most that much memory (and nothing for mmapped or in-memory sources). */
+#define PUMP_CHUNK (256 * 1024)
+#define PUMP_WINDOW (1024 * 1024)
+/* [result-endless] default pace: fills no disk fast */
+#define ENDLESS_BPS (1024 * 1024)
+/* Credits per billed second of the edit models (emulator assumption) */
+#define EDIT_CREDITS_PER_SECOND 8
+
 typedef enum
 {
   KIND_I2V,
@@ -49,6 +65,27 @@ typedef enum
   END_CANCEL_AS_FAILED,         /* [cancel] */
   END_CANCELLED,                /* [cancelled-status] */
 } EndMode;
+
+/* How a result link's body misbehaves, from the prompt markers */
+typedef enum
+{
+  RESULT_OK,
+  RESULT_ENDLESS,               /* [result-endless] */
+  RESULT_TRICKLE,               /* [result-trickle] */
+  RESULT_STALL,                 /* [result-stall]: first GET only */
+  RESULT_LIE,                   /* [result-lie] */
+  RESULT_LIE_ONCE,              /* [result-lie-once] */
+  RESULT_HTML,                  /* [result-html] */
+} ResultFault;
+
+/* How one streamed body is written */
+typedef enum
+{
+  BODY_NORMAL,
+  BODY_ENDLESS,                 /* the source, then zeros forever, chunked */
+  BODY_STALL,                   /* up to the stop offset, then nothing */
+  BODY_LIE,                     /* up to the stop offset, then close */
+} BodyMode;
 
 typedef struct _Emulator Emulator;
 
@@ -71,6 +108,17 @@ typedef struct
   /* [poll-http:NNNxK]: the next K polls answer HTTP NNN (main thread only) */
   guint poll_fail_status;
   guint poll_fail_left;
+  /* Other fault markers; main thread only */
+  gboolean poll_404;            /* [poll-404] */
+  guint poll_html_left;         /* [poll-html:K] */
+  gboolean poll_trickle;        /* [poll-trickle], until the first poll */
+  double outage_seconds;        /* [outage:S] / [outage-close:S] */
+  gboolean outage_close;
+  ResultFault result_fault;
+  guint dead_status;            /* [result-403|404|410], [result-gone:N] */
+  gboolean dead_forever;        /* [result-gone:N] */
+  guint link_gen;               /* > 0: polls give ?fresh=<link_gen> */
+  guint result_gets;            /* GETs that reached a live body */
 
   /* Written by the render worker, read by handlers: under emu->lock */
   gboolean render_done;
@@ -79,6 +127,7 @@ typedef struct
   char *err_code;
   char *err_msg;
   int video_duration;
+  int credits_charged;          /* settled by the render for the edits */
 } Task;
 
 typedef struct
@@ -100,24 +149,37 @@ struct _Emulator
   double link_ttl;
   gboolean string_errors;
   char *static_dir;
+  char *result_file;
+  gint64 download_bps;
+  double estimate_factor;
+  gint64 credits;
+  gboolean ignore_idempotency_key;
 
   SoupServer *server;
   GMainLoop *loop;
   char *base_url;
   char *tmpdir;
   GThreadPool *pool;
+  GMappedFile *result_map;      /* --result-file, mapped once, shared */
+  GBytes *result_bytes;
+  GBytes *zeros;                /* filler of [result-endless] */
 
   GMutex lock;
   GHashTable *tasks;            /* id -> Task (atomic rc box) */
   GHashTable *idempotency;      /* Idempotency-Key -> task id */
   GHashTable *files;            /* file id -> StoredFile */
   GHashTable *http_marker_hits; /* prompt -> count, for [http:NNNxK] */
+  GHashTable *lost_once;        /* keys of [lose-create-answer-once] */
 
   guint creates;
   guint create_requests;
   guint polls;
   guint downloads;
   guint uploads;
+  guint result_requests;
+  guint range_requests;
+  guint64 bytes_sent;
+  gint64 credits_used;          /* under lock: the render settles edits */
 };
 
 /* ------------------------------------------------------------------ */
@@ -333,7 +395,7 @@ typedef struct
 {
   TaskStatus status;
   int progress;
-  int remaining;
+  int remaining;                /* reported estimated_time, seconds */
   const char *err_code;
   char *err_msg;                /* owned */
   gint64 completed_mono;
@@ -371,6 +433,14 @@ fail_message (const char *code)
   return g_strdup_printf ("Task failed with code %s (emulated)", code);
 }
 
+/* estimated_time as reported: the true remaining time scaled by
+ * --estimate-factor, so tests can simulate an API that guesses wrong */
+static int
+reported_remaining (Emulator * emu, double remaining)
+{
+  return (int) ceil (MAX (remaining, 0) * emu->estimate_factor - 1e-9);
+}
+
 /* Call with emu->lock held.  The timeline is a pure function of the
  * elapsed time (plus whether rendering finished), so polls are cheap and
  * the emulator needs no timers. */
@@ -385,18 +455,20 @@ task_state (Emulator * emu, Task * t, gint64 now, TaskState * st)
   if (elapsed < 0.2 * T) {
     st->status = ST_PENDING;
     st->progress = 0;
-    st->remaining = (int) ceil (T - elapsed);
+    st->remaining = reported_remaining (emu, T - elapsed);
     return;
   }
   if (elapsed < T || waiting_render) {
     st->status = ST_PROCESSING;
+    /* 1 at the end of pending, 99 just before T: rises with every poll
+     * that is at least 1 % of the processing time later */
     if (elapsed < T)
       st->progress = CLAMP (1 + (int) (98.0 * (elapsed - 0.2 * T) /
               (0.8 * T)), 1, 99);
     else
       st->progress = 99;
     /* rendering slower than --task-seconds: claim one more second */
-    st->remaining = MAX (1, (int) ceil (T - elapsed));
+    st->remaining = reported_remaining (emu, elapsed < T ? T - elapsed : 1);
     return;
   }
 
@@ -429,9 +501,14 @@ task_state (Emulator * emu, Task * t, gint64 now, TaskState * st)
   }
 }
 
+/* After a [result-403] style dead link was fetched, polls hand out a
+ * fresh link (another URL for the same bytes), as a CDN re-signs one. */
 static char *
 result_url (Emulator * emu, Task * t)
 {
+  if (t->link_gen > 0)
+    return g_strdup_printf ("%s/results/%s.mp4?fresh=%u", emu->base_url,
+        t->id, t->link_gen);
   return g_strdup_printf ("%s/results/%s.mp4", emu->base_url, t->id);
 }
 
@@ -496,6 +573,10 @@ task_to_json (Emulator * emu, Task * t, gint64 now)
   json_builder_add_string_value (b, "per_call");
   json_builder_set_member_name (b, "credits_reserved");
   json_builder_add_int_value (b, t->credits);
+  if (st.status == ST_COMPLETED) {
+    json_builder_set_member_name (b, "credits_used");
+    json_builder_add_int_value (b, t->credits_charged);
+  }
   json_builder_set_member_name (b, "user_group");
   json_builder_add_string_value (b, "default");
   json_builder_end_object (b);
@@ -692,8 +773,19 @@ render_task (gpointer data, gpointer user_data)
   t->mp4 = g_steal_pointer (&mp4);
   t->err_code = g_steal_pointer (&err_code);
   t->err_msg = g_steal_pointer (&err_msg);
-  if (in_duration >= 0)
+  if (in_duration >= 0) {
     t->video_duration = MAX (1, (int) lround (in_duration));
+    /* The edits are billed on the input length, known only now: settle
+     * the charge made at create (the window's maximum) */
+    if (t->kind != KIND_I2V) {
+      int billed = EDIT_CREDITS_PER_SECOND * (t->kind == KIND_EDIT ?
+          CLAMP (t->video_duration, 3, 10) : CLAMP (t->video_duration, 6,
+              20));
+
+      emu->credits_used += billed - t->credits_charged;
+      t->credits_charged = billed;
+    }
+  }
   g_mutex_unlock (&emu->lock);
 
   task_unref (t);
@@ -848,6 +940,72 @@ handle_http_marker (Emulator * emu, SoupServerMessage * msg,
   return TRUE;
 }
 
+/* Closes the connection without an answer, as a proxy that drops it.
+ * Shutting the socket down makes libsoup's write of the (never seen) 500
+ * fail, after which libsoup cleans the connection up by itself. */
+static void
+drop_connection (SoupServerMessage * msg)
+{
+  GSocket *sock = soup_server_message_get_socket (msg);
+
+  if (sock)
+    g_socket_shutdown (sock, TRUE, TRUE, NULL);
+  soup_server_message_set_status (msg, 500, NULL);
+}
+
+/* Parses "[name:N]" as an unsigned number; returns @def when absent */
+static guint64
+find_marker_uint (const char *prompt, const char *name, guint64 def)
+{
+  g_autofree char *value = find_marker (prompt, name);
+
+  return value ? g_ascii_strtoull (value, NULL, 10) : def;
+}
+
+/* The fault markers that shape polls and result links */
+static void
+parse_fault_markers (Task * t, const char *prompt)
+{
+  g_autofree char *outage = NULL;
+  guint64 gone;
+
+  t->poll_404 = strstr (prompt, "[poll-404]") != NULL;
+  t->poll_html_left = strstr (prompt, "[poll-html]") ? G_MAXUINT :
+      (guint) find_marker_uint (prompt, "poll-html", 0);
+  t->poll_trickle = strstr (prompt, "[poll-trickle]") != NULL;
+  if ((outage = find_marker (prompt, "outage"))) {
+    t->outage_seconds = g_ascii_strtod (outage, NULL);
+  } else if ((outage = find_marker (prompt, "outage-close"))) {
+    t->outage_seconds = g_ascii_strtod (outage, NULL);
+    t->outage_close = TRUE;
+  }
+
+  if (strstr (prompt, "[result-endless]"))
+    t->result_fault = RESULT_ENDLESS;
+  else if (strstr (prompt, "[result-trickle]"))
+    t->result_fault = RESULT_TRICKLE;
+  else if (strstr (prompt, "[result-stall]"))
+    t->result_fault = RESULT_STALL;
+  else if (strstr (prompt, "[result-lie]"))
+    t->result_fault = RESULT_LIE;
+  else if (strstr (prompt, "[result-lie-once]"))
+    t->result_fault = RESULT_LIE_ONCE;
+  else if (strstr (prompt, "[result-html]"))
+    t->result_fault = RESULT_HTML;
+
+  gone = find_marker_uint (prompt, "result-gone", 0);
+  if (gone == 403 || gone == 404 || gone == 410) {
+    t->dead_status = (guint) gone;
+    t->dead_forever = TRUE;
+  } else if (strstr (prompt, "[result-403]")) {
+    t->dead_status = 403;
+  } else if (strstr (prompt, "[result-404]")) {
+    t->dead_status = 404;
+  } else if (strstr (prompt, "[result-410]")) {
+    t->dead_status = 410;
+  }
+}
+
 static void
 reply_task (Emulator * emu, SoupServerMessage * msg, Task * t)
 {
@@ -875,6 +1033,8 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
   ModelKind kind;
   int duration = 5;
   gboolean keep_sound = TRUE;
+  int credits;
+  gint64 balance;
   Task *t;
 
   emu->create_requests++;
@@ -901,7 +1061,7 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
   idem_key =
       soup_message_headers_get_one (soup_server_message_get_request_headers
       (msg), "Idempotency-Key");
-  if (idem_key && *idem_key) {
+  if (idem_key && *idem_key && !emu->ignore_idempotency_key) {
     const char *id = g_hash_table_lookup (emu->idempotency, idem_key);
 
     if (id && (t = g_hash_table_lookup (emu->tasks, id))) {
@@ -1043,6 +1203,24 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
     }
   }
 
+  if (kind == KIND_I2V)
+    credits = duration == 10 ? 80 : 40;
+  else
+    /* billed on the input length, unknown until it is probed: reserve the
+     * top of the billing window, the render settles the charge */
+    credits = EDIT_CREDITS_PER_SECOND * (kind == KIND_EDIT ? 10 : 20);
+  g_mutex_lock (&emu->lock);
+  balance = emu->credits - emu->credits_used;
+  g_mutex_unlock (&emu->lock);
+  if (credits > balance) {
+    g_autofree char *text = g_strdup_printf ("Insufficient quota: this "
+        "request needs %d credits, %" G_GINT64_FORMAT " remaining", credits,
+        MAX (balance, 0));
+
+    reply_error (emu, msg, 402, "insufficient_quota", text, NULL);
+    return;
+  }
+
   t = g_atomic_rc_box_new0 (Task);
   t->emu = emu;
   t->created_unix = g_get_real_time () / G_USEC_PER_SEC;
@@ -1062,15 +1240,10 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
   t->video_url = video_urls ? g_strdup (g_ptr_array_index (video_urls, 0))
       : NULL;
   t->keep_sound = keep_sound;
-  if (kind == KIND_I2V) {
-    t->credits = duration == 10 ? 80 : 40;
-    t->video_duration = duration;
-  } else {
-    /* not published for the edit models; any plausible number will do */
-    t->credits = kind == KIND_EDIT ? 60 : 36;
-    /* the real length is only known once the input is probed */
-    t->video_duration = 5;
-  }
+  t->credits = credits;
+  t->credits_charged = credits;
+  /* for the edits the real length is only known once the input is probed */
+  t->video_duration = kind == KIND_I2V ? duration : 5;
 
   if (strstr (prompt, "[cancelled-status]"))
     t->end = END_CANCELLED;
@@ -1096,17 +1269,43 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
     }
   }
 
+  parse_fault_markers (t, prompt);
+
+  /* --result-file: nothing to render, the task completes on time alone */
+  if (emu->result_bytes && t->end == END_COMPLETE) {
+    t->render_done = TRUE;
+    t->render_done_mono = t->created_mono;
+    t->mp4 = g_bytes_ref (emu->result_bytes);
+  }
+
   g_mutex_lock (&emu->lock);
   g_hash_table_insert (emu->tasks, t->id, t);
-  if (idem_key && *idem_key)
+  if (idem_key && *idem_key && !emu->ignore_idempotency_key)
     g_hash_table_replace (emu->idempotency, g_strdup (idem_key),
         g_strdup (t->id));
   emu->creates++;
+  emu->credits_used += credits;
   g_mutex_unlock (&emu->lock);
 
   /* Tasks that end in failure by marker have nothing to render */
-  if (t->end == END_COMPLETE)
+  if (t->end == END_COMPLETE && !t->render_done)
     g_thread_pool_push (emu->pool, task_ref (t), NULL);
+
+  /* [lose-create-answer-once]: the task is made (and paid) but the
+   * connection closes before the answer, once per Idempotency-Key (per
+   * prompt without one).  Keyed apart from the replay table, so that with
+   * --ignore-idempotency-key the re-sent create makes a second task. */
+  if (strstr (prompt, "[lose-create-answer-once]")) {
+    g_autofree char *lose_key = idem_key && *idem_key ?
+        g_strdup_printf ("key:%s", idem_key) :
+        g_strdup_printf ("prompt:%s", prompt);
+
+    if (!g_hash_table_contains (emu->lost_once, lose_key)) {
+      g_hash_table_add (emu->lost_once, g_steal_pointer (&lose_key));
+      drop_connection (msg);
+      return;
+    }
+  }
 
   /* [lose-create-answer]: the task is made (and paid) but the client hears
    * a gateway error, as when a proxy drops the answer. Only a replay of the
@@ -1119,6 +1318,367 @@ handle_create (Emulator * emu, SoupServerMessage * msg)
 
   reply_task (emu, msg, t);
 }
+
+/* ------------------------------------------------------------------ */
+/* Streamed bodies                                                     */
+
+/* One response body being written.  Chunks are slices of @src (no copy),
+ * queued a window ahead of what the socket took (wrote-body-data), or, when
+ * throttled, as a main-context timer grants them.  libsoup pauses the
+ * message by itself when it runs out of chunks; unpausing after queueing
+ * resumes it.  The Transfer lives until the message's "finished". */
+typedef struct
+{
+  Emulator *emu;
+  SoupServerMessage *msg;
+  GBytes *src;
+  BodyMode mode;
+  guint64 pos;                  /* next offset of @src to queue */
+  guint64 stop;                 /* where the part of @src to send ends */
+  guint64 bps;                  /* 0: as fast as the client reads */
+  gint64 pace_start;
+  guint64 paced;                /* bytes the pacer has let through */
+  guint64 credit;               /* bytes it allows to queue right now */
+  guint64 queued;
+  guint64 written;
+  gboolean is_result;           /* counts in stats.bytes_sent */
+  gboolean headers_written;
+  gboolean done_queueing;
+  guint timer_id;
+  guint close_id;
+} Transfer;
+
+static void
+transfer_free (Transfer * tr)
+{
+  if (tr->timer_id)
+    g_source_remove (tr->timer_id);
+  if (tr->close_id)
+    g_source_remove (tr->close_id);
+  g_signal_handlers_disconnect_by_data (tr->msg, tr);
+  g_object_unref (tr->msg);
+  g_bytes_unref (tr->src);
+  g_free (tr);
+}
+
+static gboolean
+transfer_close_cb (gpointer data)
+{
+  Transfer *tr = data;
+  GSocket *sock = soup_server_message_get_socket (tr->msg);
+  g_autoptr (GBytes) one = g_bytes_new_from_bytes (tr->emu->zeros, 0, 1);
+
+  tr->close_id = 0;
+  /* FIN after the bytes already sent.  The byte queued next can only fail
+   * to be written, which makes libsoup finish the message and drop the
+   * connection rather than wait for more body forever. */
+  if (sock)
+    g_socket_shutdown (sock, FALSE, TRUE, NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body
+      (tr->msg), one);
+  soup_server_message_unpause (tr->msg);
+  return G_SOURCE_REMOVE;
+}
+
+/* [result-lie]: close once everything up to the cut has left */
+static void
+transfer_check_cut (Transfer * tr)
+{
+  if (tr->mode == BODY_LIE && tr->done_queueing && tr->headers_written &&
+      tr->written == tr->queued && tr->close_id == 0)
+    tr->close_id = g_idle_add (transfer_close_cb, tr);
+}
+
+static void
+transfer_pump (Transfer * tr)
+{
+  SoupMessageBody *body = soup_server_message_get_response_body (tr->msg);
+  guint64 window = tr->bps ? MAX (4 * MAX (tr->bps / 5, 1), PUMP_CHUNK) :
+      PUMP_WINDOW;
+  gboolean queued_any = FALSE;
+
+  while (!tr->done_queueing && tr->queued - tr->written < window) {
+    guint64 n = PUMP_CHUNK;
+    GBytes *chunk;
+
+    if (tr->bps) {
+      if (tr->credit == 0)
+        break;
+      n = MIN (n, tr->credit);
+    }
+    if (tr->pos < tr->stop) {
+      n = MIN (n, tr->stop - tr->pos);
+      chunk = g_bytes_new_from_bytes (tr->src, tr->pos, n);
+      tr->pos += n;
+    } else if (tr->mode == BODY_ENDLESS) {
+      n = MIN (n, g_bytes_get_size (tr->emu->zeros));
+      chunk = g_bytes_new_from_bytes (tr->emu->zeros, 0, n);
+    } else {
+      /* BODY_STALL and BODY_LIE simply queue nothing more */
+      tr->done_queueing = TRUE;
+      if (tr->mode == BODY_NORMAL) {
+        soup_message_body_complete (body);
+        queued_any = TRUE;
+      }
+      break;
+    }
+    soup_message_body_append_bytes (body, chunk);
+    g_bytes_unref (chunk);
+    tr->queued += n;
+    if (tr->bps) {
+      tr->credit -= n;
+      tr->paced += n;
+    }
+    queued_any = TRUE;
+  }
+  if (queued_any)
+    soup_server_message_unpause (tr->msg);
+  transfer_check_cut (tr);
+}
+
+static gboolean
+transfer_tick (gpointer data)
+{
+  Transfer *tr = data;
+  gint64 now = g_get_monotonic_time ();
+  guint64 allowed = (guint64) ((now - tr->pace_start) * (double) tr->bps /
+      G_USEC_PER_SEC);
+  guint64 burst = MAX (tr->bps / 5, 1);
+
+  tr->credit = allowed > tr->paced ? allowed - tr->paced : 0;
+  /* A client that paused reading must not get a burst when it resumes */
+  if (tr->credit > burst) {
+    tr->paced = allowed - burst;
+    tr->credit = burst;
+  }
+  transfer_pump (tr);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+transfer_wrote_headers (SoupServerMessage * msg, Transfer * tr)
+{
+  tr->headers_written = TRUE;
+  transfer_check_cut (tr);
+}
+
+static void
+transfer_wrote_body_data (SoupServerMessage * msg, guint size, Transfer * tr)
+{
+  tr->written += size;
+  if (tr->is_result)
+    tr->emu->bytes_sent += size;
+  if (tr->bps == 0)
+    transfer_pump (tr);
+  else
+    transfer_check_cut (tr);
+}
+
+static void
+transfer_finished (SoupServerMessage * msg, Transfer * tr)
+{
+  transfer_free (tr);
+}
+
+/* Streams @src[@start, @stop) (then zeros forever for BODY_ENDLESS) as the
+ * response body; status and headers must already be set. */
+static void
+transfer_start (Emulator * emu, SoupServerMessage * msg, GBytes * src,
+    guint64 start, guint64 stop, BodyMode mode, guint64 bps,
+    gboolean is_result)
+{
+  Transfer *tr = g_new0 (Transfer, 1);
+
+  tr->emu = emu;
+  tr->msg = g_object_ref (msg);
+  tr->src = g_bytes_ref (src);
+  tr->mode = mode;
+  tr->pos = start;
+  tr->stop = stop;
+  tr->bps = bps;
+  tr->is_result = is_result;
+  tr->pace_start = g_get_monotonic_time ();
+
+  /* Written chunks are dropped, so an endless body does not pile up, and
+   * SoupServer leaves Range handling to us (it only does it for bodies
+   * accumulated in full). */
+  soup_message_body_set_accumulate (soup_server_message_get_response_body
+      (msg), FALSE);
+  g_signal_connect (msg, "wrote-headers", G_CALLBACK (transfer_wrote_headers),
+      tr);
+  g_signal_connect (msg, "wrote-body-data",
+      G_CALLBACK (transfer_wrote_body_data), tr);
+  g_signal_connect (msg, "finished", G_CALLBACK (transfer_finished), tr);
+
+  if (bps > 0) {
+    /* ticks of 100 ms, slower below 10 B/s so each tick has a byte */
+    guint interval = bps >= 10 ? 100 : (guint) MAX (100, 1000 / bps);
+
+    tr->timer_id = g_timeout_add (interval, transfer_tick, tr);
+  } else {
+    transfer_pump (tr);
+  }
+}
+
+typedef enum
+{
+  RANGE_NONE,                   /* no Range header, or one to ignore */
+  RANGE_OK,
+  RANGE_UNSATISFIABLE,
+} RangeResult;
+
+/* Parses a Range header against @total.  Several ranges are coalesced
+ * into the one span that covers them (allowed: a server may send more than
+ * asked).  Syntax errors make the header ignored, as RFC 9110 says. */
+static RangeResult
+parse_range (const char *header, guint64 total, guint64 * first,
+    guint64 * last)
+{
+  g_auto (GStrv) specs = NULL;
+  gboolean any = FALSE;
+  guint i;
+
+  if (header == NULL)
+    return RANGE_NONE;
+  while (g_ascii_isspace (*header))
+    header++;
+  if (!g_str_has_prefix (header, "bytes="))
+    return RANGE_NONE;
+  specs = g_strsplit (header + strlen ("bytes="), ",", -1);
+  for (i = 0; specs[i]; i++) {
+    char *spec = g_strstrip (specs[i]);
+    char *dash = strchr (spec, '-');
+    char *end = NULL;
+    guint64 a, b;
+
+    if (dash == NULL)
+      return RANGE_NONE;
+    if (dash == spec) {
+      /* suffix: the last N bytes */
+      guint64 n = g_ascii_strtoull (dash + 1, &end, 10);
+
+      if (end == dash + 1 || *end)
+        return RANGE_NONE;
+      if (n == 0 || total == 0)
+        continue;
+      a = n >= total ? 0 : total - n;
+      b = total - 1;
+    } else {
+      a = g_ascii_strtoull (spec, &end, 10);
+      if (end != dash)
+        return RANGE_NONE;
+      if (dash[1] == '\0') {
+        b = G_MAXUINT64;
+      } else {
+        b = g_ascii_strtoull (dash + 1, &end, 10);
+        if (*end || b < a)
+          return RANGE_NONE;
+      }
+      if (a >= total)
+        continue;
+      b = MIN (b, total - 1);
+    }
+    if (!any || a < *first)
+      *first = a;
+    if (!any || b > *last)
+      *last = b;
+    any = TRUE;
+  }
+  return any ? RANGE_OK : RANGE_UNSATISFIABLE;
+}
+
+/* Serves @src with Range support (206, 416 with "bytes * /TOTAL"),
+ * Content-Length and Accept-Ranges, streamed at @bps (0 = unthrottled).
+ * BODY_STALL stops halfway through what was asked; BODY_LIE stops at the
+ * middle of the whole resource and closes; BODY_ENDLESS ignores Range and
+ * never ends. */
+static void
+serve_body (Emulator * emu, SoupServerMessage * msg, const char *mime,
+    GBytes * src, BodyMode mode, guint64 bps, gboolean is_result,
+    gboolean ranges)
+{
+  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
+  gboolean head = g_str_equal (soup_server_message_get_method (msg), "HEAD");
+  guint64 total = g_bytes_get_size (src);
+  guint64 first = 0, last = 0, len, stop;
+
+  if (mode == BODY_ENDLESS) {
+    soup_server_message_set_status (msg, 200, NULL);
+    soup_message_headers_set_content_type (h, mime, NULL);
+    soup_message_headers_set_encoding (h, SOUP_ENCODING_CHUNKED);
+    if (!head)
+      transfer_start (emu, msg, src, 0, total, mode, bps, is_result);
+    return;
+  }
+
+  switch (ranges ? parse_range (soup_message_headers_get_one
+          (soup_server_message_get_request_headers (msg), "Range"), total,
+          &first, &last) : RANGE_NONE) {
+    case RANGE_UNSATISFIABLE:{
+      g_autofree char *cr = g_strdup_printf ("bytes */%" G_GUINT64_FORMAT,
+          total);
+
+      soup_server_message_set_status (msg, 416, NULL);
+      soup_message_headers_replace (h, "Content-Range", cr);
+      soup_message_headers_replace (h, "Accept-Ranges", "bytes");
+      soup_message_headers_set_content_length (h, 0);
+      return;
+    }
+    case RANGE_OK:
+      soup_server_message_set_status (msg, 206, NULL);
+      soup_message_headers_set_content_range (h, first, last, total);
+      break;
+    case RANGE_NONE:
+      soup_server_message_set_status (msg, 200, NULL);
+      first = 0;
+      last = total - 1;         /* unused when total is 0 */
+      break;
+  }
+  len = total ? last - first + 1 : 0;
+  soup_message_headers_set_content_type (h, mime, NULL);
+  if (ranges)
+    soup_message_headers_replace (h, "Accept-Ranges", "bytes");
+  soup_message_headers_set_content_length (h, len);
+  if (head || len == 0)
+    return;
+
+  stop = first + len;
+  if (mode == BODY_STALL)
+    stop = first + len / 2;
+  else if (mode == BODY_LIE)
+    stop = CLAMP (total / 2, first, first + len);
+  transfer_start (emu, msg, src, first, stop, mode, bps, is_result);
+}
+
+/* Files and static files: whole, as fast as --download-bps allows */
+static void
+reply_bytes (Emulator * emu, SoupServerMessage * msg, const char *mime,
+    GBytes * bytes)
+{
+  serve_body (emu, msg, mime, bytes, BODY_NORMAL, emu->download_bps, FALSE,
+      TRUE);
+}
+
+static const char dead_body_403[] =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied"
+    "</Code><Message>Request has expired</Message></Error>\n";
+
+static void
+reply_dead_link (SoupServerMessage * msg, guint status)
+{
+  if (status == 403)
+    soup_server_message_set_response (msg, "application/xml",
+        SOUP_MEMORY_STATIC, dead_body_403, strlen (dead_body_403));
+  else
+    soup_server_message_set_response (msg, "text/plain", SOUP_MEMORY_COPY,
+        status == 410 ? "Gone\n" : "Not found\n", status == 410 ? 5 : 10);
+  soup_server_message_set_status (msg, status, NULL);
+}
+
+static const char html_page[] =
+    "<!DOCTYPE html>\n<html><head><title>Download</title></head><body>\n"
+    "<h1>Your video is ready</h1>\n<p>Please sign in to download it.</p>\n"
+    "</body></html>\n";
 
 /* ------------------------------------------------------------------ */
 /* GET /v1/tasks/{id}, GET /results/{id}.mp4                            */
@@ -1137,15 +1697,51 @@ handle_task_query (Emulator * emu, SoupServerMessage * msg, const char *id)
     return;
   }
   t = g_hash_table_lookup (emu->tasks, id);
-  if (t == NULL) {
+  /* [poll-404]: a task the API forgot answers like one it never had */
+  if (t == NULL || t->poll_404) {
     reply_error (emu, msg, 404, "task_not_found", "Task not found or expired",
         "task_id");
+    return;
+  }
+  if (t->outage_seconds > 0 && g_get_monotonic_time () - t->created_mono <
+      (gint64) (t->outage_seconds * G_USEC_PER_SEC)) {
+    if (t->outage_close)
+      drop_connection (msg);
+    else
+      reply_error (emu, msg, 503, NULL, NULL, NULL);
     return;
   }
   if (t->poll_fail_status && t->poll_fail_left > 0) {
     if (t->poll_fail_left != G_MAXUINT)
       t->poll_fail_left--;
     reply_error (emu, msg, t->poll_fail_status, NULL, NULL, NULL);
+    return;
+  }
+  if (t->poll_html_left > 0) {
+    /* a captive portal or a CDN error page in front of the API */
+    if (t->poll_html_left != G_MAXUINT)
+      t->poll_html_left--;
+    soup_server_message_set_status (msg, 200, NULL);
+    soup_server_message_set_response (msg, "text/html; charset=utf-8",
+        SOUP_MEMORY_STATIC, html_page, strlen (html_page));
+    return;
+  }
+  if (t->poll_trickle) {
+    g_autoptr (JsonGenerator) gen = json_generator_new ();
+    g_autoptr (JsonNode) node = NULL;
+    g_autoptr (GBytes) body = NULL;
+    char *data;
+    gsize len;
+
+    t->poll_trickle = FALSE;
+    g_mutex_lock (&emu->lock);
+    node = task_to_json (emu, t, g_get_monotonic_time ());
+    g_mutex_unlock (&emu->lock);
+    json_generator_set_root (gen, node);
+    data = json_generator_to_data (gen, &len);
+    body = g_bytes_new_take (data, len);
+    serve_body (emu, msg, "application/json", body, BODY_NORMAL, 1, FALSE,
+        FALSE);
     return;
   }
   reply_task (emu, msg, t);
@@ -1159,29 +1755,23 @@ reply_not_found (SoupServerMessage * msg, const char *text)
       text, strlen (text));
 }
 
-/* Serves a complete body; SoupServer turns it into a 206 partial response
- * by itself when the request carries a satisfiable Range header. */
 static void
-reply_bytes (SoupServerMessage * msg, const char *mime, GBytes * bytes)
-{
-  SoupMessageHeaders *h = soup_server_message_get_response_headers (msg);
-  SoupMessageBody *body = soup_server_message_get_response_body (msg);
-
-  soup_server_message_set_status (msg, 200, NULL);
-  soup_message_headers_set_content_type (h, mime, NULL);
-  soup_message_headers_replace (h, "Accept-Ranges", "bytes");
-  soup_message_body_append_bytes (body, bytes);
-}
-
-static void
-handle_result (Emulator * emu, SoupServerMessage * msg, const char *name)
+handle_result (Emulator * emu, SoupServerMessage * msg, const char *name,
+    GHashTable * query)
 {
   g_autofree char *id = NULL;
   g_autoptr (GBytes) mp4 = NULL;
+  const char *fresh = query ? g_hash_table_lookup (query, "fresh") : NULL;
+  BodyMode mode = BODY_NORMAL;
+  guint64 bps = emu->download_bps;
   TaskState st;
   Task *t;
 
   emu->downloads++;
+  emu->result_requests++;
+  if (soup_message_headers_get_one (soup_server_message_get_request_headers
+          (msg), "Range"))
+    emu->range_requests++;
   if (!g_str_has_suffix (name, ".mp4")) {
     reply_not_found (msg, "Not found\n");
     return;
@@ -1207,7 +1797,51 @@ handle_result (Emulator * emu, SoupServerMessage * msg, const char *name)
         "Link expired\n" : "Not found\n");
     return;
   }
-  reply_bytes (msg, "video/mp4", mp4);
+
+  /* The first link stays dead; once it was tried, polls hand out a fresh
+   * one (?fresh=N), which works.  [result-gone:N] never does that. */
+  if (t->dead_status && (t->dead_forever || fresh == NULL ||
+          g_ascii_strtoull (fresh, NULL, 10) == 0)) {
+    if (!t->dead_forever && t->link_gen == 0)
+      t->link_gen = 1;
+    reply_dead_link (msg, t->dead_status);
+    return;
+  }
+
+  switch (t->result_fault) {
+    case RESULT_OK:
+      break;
+    case RESULT_ENDLESS:
+      mode = BODY_ENDLESS;
+      bps = emu->download_bps ? emu->download_bps : ENDLESS_BPS;
+      break;
+    case RESULT_TRICKLE:
+      bps = 1;
+      break;
+    case RESULT_STALL:
+      if (t->result_gets == 0)
+        mode = BODY_STALL;
+      break;
+    case RESULT_LIE:
+      mode = BODY_LIE;
+      break;
+    case RESULT_LIE_ONCE:
+      if (t->result_gets == 0)
+        mode = BODY_LIE;
+      break;
+    case RESULT_HTML:{
+      g_autoptr (GBytes) page = g_bytes_new_static (html_page,
+          strlen (html_page));
+
+      /* no Range support: a login page knows nothing of byte ranges */
+      serve_body (emu, msg, "text/html; charset=utf-8", page, BODY_NORMAL,
+          bps, TRUE, FALSE);
+      return;
+    }
+  }
+  if (g_str_equal (soup_server_message_get_method (msg), "GET"))
+    t->result_gets++;
+  serve_body (emu, msg, "video/mp4", mp4, mode, bps, TRUE, TRUE);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1467,7 +2101,7 @@ handle_file_get (Emulator * emu, SoupServerMessage * msg, const char *rest)
     reply_not_found (msg, "File not found\n");
     return;
   }
-  reply_bytes (msg, mime, data);
+  reply_bytes (emu, msg, mime, data);
 }
 
 static void
@@ -1477,9 +2111,8 @@ handle_static (Emulator * emu, SoupServerMessage * msg, const char *rest)
   g_autofree char *path = NULL;
   g_autofree char *ctype = NULL;
   g_autofree char *mime = NULL;
+  g_autoptr (GMappedFile) map = NULL;
   g_autoptr (GBytes) bytes = NULL;
-  char *data;
-  gsize len;
 
   if (emu->static_dir == NULL || name == NULL || *name == '\0' ||
       strchr (name, '/') || g_str_equal (name, "..")) {
@@ -1487,14 +2120,18 @@ handle_static (Emulator * emu, SoupServerMessage * msg, const char *rest)
     return;
   }
   path = g_build_filename (emu->static_dir, name, NULL);
-  if (!g_file_get_contents (path, &data, &len, NULL)) {
+  /* mapped, not read: static files may be large videos */
+  map = g_file_test (path, G_FILE_TEST_IS_REGULAR) ?
+      g_mapped_file_new (path, FALSE, NULL) : NULL;
+  if (map == NULL) {
     reply_not_found (msg, "Not found\n");
     return;
   }
-  bytes = g_bytes_new_take (data, len);
-  ctype = g_content_type_guess (name, (const guchar *) data, len, NULL);
+  bytes = g_mapped_file_get_bytes (map);
+  ctype = g_content_type_guess (name, g_bytes_get_data (bytes, NULL),
+      MIN (g_bytes_get_size (bytes), 4096), NULL);
   mime = g_content_type_get_mime_type (ctype);
-  reply_bytes (msg, mime ? mime : "application/octet-stream", bytes);
+  reply_bytes (emu, msg, mime ? mime : "application/octet-stream", bytes);
 }
 
 static void
@@ -1518,8 +2155,59 @@ handle_stats (Emulator * emu, SoupServerMessage * msg)
   json_builder_add_int_value (b, g_hash_table_size (emu->tasks));
   json_builder_set_member_name (b, "files");
   json_builder_add_int_value (b, g_hash_table_size (emu->files));
+  json_builder_set_member_name (b, "result_requests");
+  json_builder_add_int_value (b, emu->result_requests);
+  json_builder_set_member_name (b, "range_requests");
+  json_builder_add_int_value (b, emu->range_requests);
+  json_builder_set_member_name (b, "bytes_sent");
+  json_builder_add_int_value (b, (gint64) emu->bytes_sent);
+  json_builder_set_member_name (b, "credits_used");
+  json_builder_add_int_value (b, emu->credits_used);
   json_builder_end_object (b);
   g_mutex_unlock (&emu->lock);
+  reply_builder (msg, 200, b);
+}
+
+static void
+add_credit_counts (JsonBuilder * b, gint64 remaining, gint64 used)
+{
+  json_builder_set_member_name (b, "remaining_credits");
+  json_builder_add_int_value (b, remaining);
+  json_builder_set_member_name (b, "used_credits");
+  json_builder_add_int_value (b, used);
+}
+
+/* GET /v1/credits, shape from EvoLink's own client; the emulator has one
+ * user with one token, so both report the same balance. */
+static void
+handle_credits (Emulator * emu, SoupServerMessage * msg)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  gint64 used;
+
+  if (!check_auth (emu, msg))
+    return;
+  g_mutex_lock (&emu->lock);
+  used = emu->credits_used;
+  g_mutex_unlock (&emu->lock);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "success");
+  json_builder_add_boolean_value (b, TRUE);
+  json_builder_set_member_name (b, "data");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "user");
+  json_builder_begin_object (b);
+  add_credit_counts (b, emu->credits - used, used);
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "token");
+  json_builder_begin_object (b);
+  add_credit_counts (b, emu->credits - used, used);
+  json_builder_set_member_name (b, "unlimited_credits");
+  json_builder_add_boolean_value (b, FALSE);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
   reply_builder (msg, 200, b);
 }
 
@@ -1550,7 +2238,7 @@ handle_request (SoupServer * server, SoupServerMessage * msg,
       soup_server_message_set_status (msg, 405, NULL);
   } else if (g_str_has_prefix (path, "/results/")) {
     if (is_get)
-      handle_result (emu, msg, path + strlen ("/results/"));
+      handle_result (emu, msg, path + strlen ("/results/"), query);
     else
       soup_server_message_set_status (msg, 405, NULL);
   } else if (g_str_equal (path, "/api/v1/files/upload/stream")) {
@@ -1569,6 +2257,11 @@ handle_request (SoupServer * server, SoupServerMessage * msg,
     handle_static (emu, msg, path + strlen ("/static/"));
   } else if (g_str_equal (path, "/emulator/stats") && is_get) {
     handle_stats (emu, msg);
+  } else if (g_str_equal (path, "/v1/credits")) {
+    if (is_get)
+      handle_credits (emu, msg);
+    else
+      soup_server_message_set_status (msg, 405, NULL);
   } else {
     reply_error (emu, msg, 404, "not_found", "Not found", NULL);
   }
@@ -1658,11 +2351,26 @@ main (int argc, char **argv)
         "int|string"},
     {"static-dir", 0, 0, G_OPTION_ARG_FILENAME, &emu.static_dir,
         "Directory served under /static/", "DIR"},
+    {"result-file", 0, 0, G_OPTION_ARG_FILENAME, &emu.result_file,
+        "Serve this file as every task's result (no rendering)", "PATH"},
+    {"download-bps", 0, 0, G_OPTION_ARG_INT64, &emu.download_bps,
+        "Throttle result and file bodies to N bytes/s per connection "
+          "(default 0 = unthrottled)", "N"},
+    {"estimate-factor", 0, 0, G_OPTION_ARG_DOUBLE, &emu.estimate_factor,
+        "Report estimated_time as remaining seconds times F (default 1)",
+        "F"},
+    {"credits", 0, 0, G_OPTION_ARG_INT64, &emu.credits,
+        "Initial credit balance (default 100000)", "N"},
+    {"ignore-idempotency-key", 0, 0, G_OPTION_ARG_NONE,
+          &emu.ignore_idempotency_key,
+        "Ignore Idempotency-Key: a re-sent create makes another task", NULL},
     {NULL}
   };
 
   emu.task_seconds = 3;
   emu.link_ttl = 86400;
+  emu.estimate_factor = 1.0;
+  emu.credits = 100000;
 
   ctx = g_option_context_new ("- fake Kling O1 (EvoLink) API server");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -1682,11 +2390,25 @@ main (int argc, char **argv)
     return 2;
   }
   if (emu.task_seconds < 0 || emu.link_ttl < 0 || emu.port < 0 ||
-      emu.port > 65535) {
+      emu.port > 65535 || emu.download_bps < 0 || emu.estimate_factor < 0 ||
+      emu.credits < 0) {
     g_printerr ("klingo1-emulator: invalid --port/--task-seconds/"
-        "--link-ttl\n");
+        "--link-ttl/--download-bps/--estimate-factor/--credits\n");
     return 2;
   }
+  if (emu.result_file) {
+    emu.result_map = g_mapped_file_new (emu.result_file, FALSE, &error);
+    if (emu.result_map == NULL) {
+      g_printerr ("klingo1-emulator: --result-file: %s\n", error->message);
+      return 2;
+    }
+    /* One mapping shared by every task and request: the pages are read
+     * from disk as they are sent, never copied per request */
+    emu.result_bytes = g_mapped_file_get_bytes (emu.result_map);
+  }
+  emu.zeros = g_bytes_new_take (g_malloc0 (64 * 1024), 64 * 1024);
+  /* Writes to a client that went away must fail, not kill us */
+  signal (SIGPIPE, SIG_IGN);
 
   remove_stale_tmpdirs ();
   {
@@ -1708,6 +2430,8 @@ main (int argc, char **argv)
       (GDestroyNotify) stored_file_free);
   emu.http_marker_hits = g_hash_table_new_full (g_str_hash, g_str_equal,
       g_free, NULL);
+  emu.lost_once = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
   /* A few renders in parallel is plenty; more would just thrash x264 */
   emu.pool = g_thread_pool_new (render_task, &emu,
       CLAMP ((int) g_get_num_processors (), 2, 4), FALSE, NULL);
