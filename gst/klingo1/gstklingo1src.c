@@ -49,6 +49,7 @@
 
 #include "gstklingo1src.h"
 #include "gstklingo1job.h"
+#include "gstklingo1provenance.h"
 #include "gstklingo1uri.h"
 
 GST_DEBUG_CATEGORY (gst_klingo1_src_debug);
@@ -100,8 +101,8 @@ struct _GstKlingo1Src
   GstKlingo1Job *job;
   gint64 started;
   gboolean progress_started;
-  gboolean tags_sent;
   gboolean size_known;
+  GstKlingo1Provenance *provenance;     /* tags that reach the output file */
 };
 
 #define gst_klingo1_src_parent_class parent_class
@@ -624,7 +625,6 @@ gst_klingo1_src_start (GstBaseSrc * bsrc)
   src->job = gst_klingo1_job_new (&snapshot, on_job_event, src);
   gst_klingo1_settings_clear (&snapshot);
   src->started = g_get_monotonic_time ();
-  src->tags_sent = FALSE;
   src->size_known = FALSE;
   set_status (src, "ready", 0, NULL);
   return TRUE;
@@ -637,6 +637,7 @@ gst_klingo1_src_stop (GstBaseSrc * bsrc)
 
   if (src->progress_started)
     post_progress (src, GST_PROGRESS_TYPE_CANCELED, "stop", "Stopped", -1);
+  g_clear_pointer (&src->provenance, gst_klingo1_provenance_free);
   g_clear_pointer (&src->job, gst_klingo1_job_free);
   return TRUE;
 }
@@ -684,30 +685,52 @@ gst_klingo1_src_get_size (GstBaseSrc * bsrc, guint64 * size)
   return TRUE;
 }
 
-static void
-send_tags (GstKlingo1Src * src)
+typedef struct
 {
-  GstTagList *tags = gst_tag_list_new_empty ();
+  GstKlingo1Job *job;
+  GCancellable *cancellable;
+} HeaderRead;
+
+static gssize
+read_header (guint64 offset, guint8 * buf, gsize len, gpointer user_data)
+{
+  HeaderRead *hr = user_data;
+
+  return gst_klingo1_job_read (hr->job, offset, buf, len, hr->cancellable,
+      NULL);
+}
+
+/* The prompt, model and task id, posted on the bus and made to reach the
+ * output file: qtdemux only forwards tags that come once its pads exist,
+ * so they go downstream just before the first media bytes are read
+ * (gstklingo1provenance.c says why and how). */
+static void
+prepare_tags (GstKlingo1Src * src, GCancellable * cancellable)
+{
+  GstTagList *tags;
+  g_autofree gchar *prompt = NULL;
+  const gchar *model = NULL;
   const gchar *task_id = gst_klingo1_job_get_task_id (src->job);
+  HeaderRead hr = { src->job, cancellable };
+  guint64 start = 0, end = 0;
 
   GST_OBJECT_LOCK (src);
-  if (src->settings.request->prompt && src->settings.task_id == NULL)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_TAG_DESCRIPTION,
-        src->settings.request->prompt, NULL);
-  if (src->settings.task_id == NULL)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_MODEL,
-        gst_klingo1_model_to_api_id (src->settings.request->model), NULL);
+  /* an attached task was not described by our properties */
+  if (src->settings.task_id == NULL) {
+    prompt = g_strdup (src->settings.request->prompt);
+    model = gst_klingo1_model_to_api_id (src->settings.request->model);
+  }
   GST_OBJECT_UNLOCK (src);
-  if (task_id)
-    gst_tag_list_add (tags, GST_TAG_MERGE_REPLACE, GST_KLINGO1_TAG_TASK_ID,
-        task_id, NULL);
-  gst_tag_list_set_scope (tags, GST_TAG_SCOPE_STREAM);
 
-  /* In push mode the event travels with the data; in pull mode downstream
-   * drives and only the bus message reaches the application. */
+  tags = gst_klingo1_provenance_tags (prompt, model, task_id);
   gst_element_post_message (GST_ELEMENT (src),
       gst_message_new_tag (GST_OBJECT (src), gst_tag_list_ref (tags)));
-  gst_element_send_event (GST_ELEMENT (src), gst_event_new_tag (tags));
+  g_clear_pointer (&src->provenance, gst_klingo1_provenance_free);
+  if (gst_klingo1_provenance_find_payload (read_header, &hr,
+          gst_klingo1_job_get_size (src->job), &start, &end))
+    src->provenance = gst_klingo1_provenance_new (tags, start, end);
+  else
+    gst_tag_list_unref (tags);
 }
 
 static GstFlowReturn
@@ -759,6 +782,7 @@ ensure_clip (GstKlingo1Src * src)
   set_status (src, "downloading", -1, gst_klingo1_job_get_task_id (src->job));
   post_progress (src, GST_PROGRESS_TYPE_COMPLETE, "complete",
       "The clip is ready to stream", 100);
+  prepare_tags (src, cancellable);
   return GST_FLOW_OK;
 }
 
@@ -779,10 +803,8 @@ gst_klingo1_src_fill (GstBaseSrc * bsrc, guint64 offset, guint length,
   ret = ensure_clip (src);
   if (ret != GST_FLOW_OK)
     return ret;
-  if (!src->tags_sent) {
-    src->tags_sent = TRUE;
-    send_tags (src);
-  }
+  gst_klingo1_provenance_before_create (src->provenance, bsrc, offset,
+      &length);
 
   GST_OBJECT_LOCK (src);
   cancellable = g_object_ref (src->cancellable);
