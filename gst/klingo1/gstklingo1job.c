@@ -722,9 +722,13 @@ run (GstKlingo1Job * job, GError ** error)
       case GST_KLINGO1_CLIP_OK:
         if (!open_kept_clip (job, error))
           return FALSE;
-        /* the journal outlives the download: the clip keeps its task id */
-        gst_klingo1_store_entry_read_task (job->entry, &job->task_id, NULL,
-            NULL);
+        /* the journal outlives the download: the clip keeps its task id
+         * (an attached task has no journal: it is the one we were given) */
+        if (job->settings.task_id)
+          job->task_id = g_strdup (job->settings.task_id);
+        else
+          gst_klingo1_store_entry_read_task (job->entry, &job->task_id, NULL,
+              NULL);
         emit_text (job, GST_KLINGO1_JOB_EVENT_CACHED,
             gst_klingo1_store_entry_get_clip_path (job->entry));
         return TRUE;
