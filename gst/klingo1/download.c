@@ -369,6 +369,15 @@ fail_locked (GstKlingo1Download * dl, GError * error)
       || dl->state == GST_KLINGO1_DOWNLOAD_VERIFYING) {
     GST_WARNING ("download failed: %s", error->message);
     dl->state = GST_KLINGO1_DOWNLOAD_FAILED;
+    if (g_strcmp0 (gst_klingo1_error_get_field (error), "max-size") == 0) {
+      /* nothing of an oversized result is worth keeping for a resume */
+      dl->discard = TRUE;
+      if (ftruncate (dl->fd, 0) != 0)
+        GST_WARNING ("could not truncate the download");
+      g_unlink (dl->path);
+      if (dl->ranges_path)
+        g_unlink (dl->ranges_path);
+    }
     g_clear_error (&dl->error);
     dl->error = error;
     /* the other transfers stop at their next chunk */

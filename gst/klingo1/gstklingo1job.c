@@ -29,6 +29,7 @@
 #include "mp4check.h"
 #include "poll-schedule.h"
 #include "session.h"
+#include "watchdog.h"
 
 GST_DEBUG_CATEGORY_EXTERN (gst_klingo1_src_debug);
 #define GST_CAT_DEFAULT gst_klingo1_src_debug
@@ -682,8 +683,18 @@ prepare_entry (GstKlingo1Job * job, GError ** error)
   if (key == NULL)
     return FALSE;
   job->entry = gst_klingo1_store_open_entry (job->store, key, error);
-  if (job->entry == NULL)
+  if (job->entry == NULL) {
+    if (*error && (*error)->domain == GST_KLINGO1_ERROR
+        && (*error)->code == GST_KLINGO1_ERROR_IO) {
+      /* say which setting to change, not only which path failed */
+      gchar *text = g_strdup_printf ("cache-dir: %s (set cache-dir to a "
+          "writable directory, or cache-mode=disabled)", (*error)->message);
+      g_free ((*error)->message);
+      (*error)->message = text;
+      gst_klingo1_error_set_field (*error, "cache-dir");
+    }
     return FALSE;
+  }
 
   if (!gst_klingo1_store_entry_try_lock (job->entry, error)) {
     if (error && *error)
@@ -796,14 +807,23 @@ gboolean
 gst_klingo1_job_run (GstKlingo1Job * job, GCancellable * cancellable,
     GError ** error)
 {
+  g_autoptr (GstKlingo1Watchdog) wd = NULL;
   gboolean ok;
 
   if (gst_klingo1_job_is_ready (job))
     return TRUE;
 
-  job->cancellable = cancellable;
+  /* the deadline cuts whatever request is in flight, a trickle included */
+  wd = gst_klingo1_watchdog_new (cancellable, job->deadline, 0);
+  job->cancellable = gst_klingo1_watchdog_get_cancellable (wd);
   gst_klingo1_client_set_retry_notify (job->client, on_retry, job);
   ok = run (job, error);
+  if (!ok && gst_klingo1_watchdog_get_reason (wd) ==
+      GST_KLINGO1_WATCHDOG_DEADLINE
+      && g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    g_clear_error (error);
+    deadline_passed (job, error);
+  }
   if (ok && job->download) {
     ok = gst_klingo1_download_wait_size (job->download, &job->size,
         cancellable, error);

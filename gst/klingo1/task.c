@@ -12,8 +12,24 @@
 
 #include <math.h>
 
+#include <gst/gst.h>
 #include <gst/klingo1/task.h>
 #include <gst/klingo1/error.h>
+
+GST_DEBUG_CATEGORY_STATIC (klingo1_task_debug);
+#define GST_CAT_DEFAULT klingo1_task_debug
+
+static void
+ensure_debug_category (void)
+{
+  static gsize once = 0;
+
+  if (g_once_init_enter (&once)) {
+    GST_DEBUG_CATEGORY_INIT (klingo1_task_debug, "klingo1task", 0,
+        "Kling O1 task and error bodies");
+    g_once_init_leave (&once, 1);
+  }
+}
 
 /* Reads a string member; NULL when absent, null or not a string. */
 static const gchar *
@@ -251,8 +267,10 @@ gst_klingo1_task_new_from_json (const gchar * data, gssize len,
   task->id = g_strdup (id);
   task->model = g_strdup (get_string (obj, "model"));
   task->status = parse_status (status);
-  if (task->status == GST_KLINGO1_TASK_STATUS_UNKNOWN)
-    g_debug ("task %s: unknown status \"%s\"", id, status);
+  if (task->status == GST_KLINGO1_TASK_STATUS_UNKNOWN) {
+    ensure_debug_category ();
+    GST_DEBUG ("task %s: unknown status \"%s\"", id, status);
+  }
 
   if (get_number (obj, "progress", &v)) {
     /* NaN fails both comparisons and ends up 0 */
