@@ -40,7 +40,10 @@ SoupMessage  *gst_klingo1_client_new_message (GstKlingo1Client * client,
                                               GError ** error);
 
 /* soup_session_send() on the client's shared session (libsoup >= 3.2 lets
- * any thread send). Transport errors come back as libsoup reported them. */
+ * any thread send), behind gst_klingo1_session_send()'s cancellable wait for
+ * a free connection. Transport errors come back as libsoup reported them.
+ * Close (or drop) the stream when done: the message holds its place in the
+ * pool until it is finished. */
 GInputStream *gst_klingo1_client_send (GstKlingo1Client * client,
                                        SoupMessage * msg,
                                        GCancellable * cancellable,

@@ -1,7 +1,8 @@
 /* gst-klingo1: the HTTP client of the Kling O1 API (libsoup 3)
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Every call is synchronous (soup_session_send) on the process-wide session
+ * Every call is synchronous (gst_klingo1_session_send(), soup_session_send()
+ * behind a cancellable wait for a free connection) on the process-wide session
  * of the client's HTTP settings (session.c), so all clients share one
  * connection pool; what the service expects on the wire comes from the
  * client's provider (provider.h), what happens on the wire stays here.
@@ -618,7 +619,7 @@ gst_klingo1_client_send (GstKlingo1Client * client, SoupMessage * msg,
 
   if (session == NULL)
     return NULL;
-  return soup_session_send (session, msg, cancellable, error);
+  return gst_klingo1_session_send (session, msg, cancellable, error);
 }
 
 /* "HTTP-method /path" for messages: no query string, since signed result

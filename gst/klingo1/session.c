@@ -10,6 +10,10 @@
  * under the table lock, and never touched again. Sessions are never freed:
  * finalizing one in whatever thread drops the last reference would be such a
  * call from another thread, and a process has a handful of configs at most.
+ *
+ * Each session has a gate (see gst_klingo1_session_send()) that admits no
+ * more messages per host and in all than it has connections, so that no
+ * message ever reaches libsoup's uncancellable wait for a connection.
  */
 #include "config.h"
 
@@ -28,6 +32,25 @@ GST_DEBUG_CATEGORY (gst_klingo1_http_debug);
 /* Bodies in the TRACE log are cut here; SoupLogger keeps this much of every
  * body in memory while the message runs. */
 #define LOG_BODY_BYTES (16 * 1024)
+
+/* Messages running per host and in all, for one session. */
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GHashTable *per_host;         /* "scheme://host:port" -> count */
+  guint total;
+  guint max_per_host;
+  guint max_total;
+} Gate;
+
+/* One admitted message. */
+typedef struct
+{
+  Gate *gate;
+  gchar *host;
+  gboolean released;
+} Slot;
 
 static GMutex sessions_lock;
 /* GstKlingo1HttpConfig (owned copy) -> SoupSession */
@@ -217,6 +240,177 @@ new_logger (void)
   return logger;
 }
 
+
+/* ---- the connection gate ---------------------------------------------------- */
+
+static GQuark
+gate_quark (void)
+{
+  static gsize quark = 0;
+
+  if (g_once_init_enter (&quark))
+    g_once_init_leave (&quark, g_quark_from_static_string ("gst-klingo1-"
+            "gate"));
+  return (GQuark) quark;
+}
+
+static Gate *
+gate_new (guint max_per_host, guint max_total)
+{
+  Gate *gate = g_new0 (Gate, 1);
+
+  g_mutex_init (&gate->lock);
+  g_cond_init (&gate->cond);
+  gate->per_host = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+      NULL);
+  gate->max_per_host = max_per_host;
+  gate->max_total = max_total;
+  return gate;
+}
+
+static void
+gate_free (Gate * gate)
+{
+  g_hash_table_unref (gate->per_host);
+  g_mutex_clear (&gate->lock);
+  g_cond_clear (&gate->cond);
+  g_free (gate);
+}
+
+static void
+gate_wake (GCancellable * cancellable, Gate * gate)
+{
+  /* under the lock, so that a waiter between its check and its wait does
+   * not miss this */
+  g_mutex_lock (&gate->lock);
+  g_cond_broadcast (&gate->cond);
+  g_mutex_unlock (&gate->lock);
+}
+
+static gboolean
+gate_enter (Gate * gate, const gchar * host, GCancellable * cancellable,
+    GError ** error)
+{
+  gulong handler = 0;
+  gboolean ok = TRUE;
+  guint n;
+
+  /* runs the callback at once when already cancelled: not under the lock */
+  if (cancellable != NULL)
+    handler = g_cancellable_connect (cancellable, G_CALLBACK (gate_wake),
+        gate, NULL);
+
+  g_mutex_lock (&gate->lock);
+  for (;;) {
+    n = GPOINTER_TO_UINT (g_hash_table_lookup (gate->per_host, host));
+    if (n < gate->max_per_host && gate->total < gate->max_total)
+      break;
+    if (g_cancellable_is_cancelled (cancellable)) {
+      ok = FALSE;
+      break;
+    }
+    GST_LOG ("waiting for a connection to %s (%u running there, %u in all)",
+        host, n, gate->total);
+    g_cond_wait (&gate->cond, &gate->lock);
+  }
+  if (ok) {
+    g_hash_table_replace (gate->per_host, g_strdup (host),
+        GUINT_TO_POINTER (n + 1));
+    gate->total++;
+  }
+  g_mutex_unlock (&gate->lock);
+
+  /* waits for a callback running in another thread: it takes the lock */
+  if (handler != 0)
+    g_cancellable_disconnect (cancellable, handler);
+  if (!ok)
+    g_cancellable_set_error_if_cancelled (cancellable, error);
+  return ok;
+}
+
+static void
+slot_release (Slot * slot)
+{
+  Gate *gate = slot->gate;
+  guint n;
+
+  g_mutex_lock (&gate->lock);
+  if (!slot->released) {
+    slot->released = TRUE;
+    n = GPOINTER_TO_UINT (g_hash_table_lookup (gate->per_host, slot->host));
+    if (n <= 1)
+      g_hash_table_remove (gate->per_host, slot->host);
+    else
+      g_hash_table_replace (gate->per_host, g_strdup (slot->host),
+          GUINT_TO_POINTER (n - 1));
+    gate->total--;
+    g_cond_broadcast (&gate->cond);
+  }
+  g_mutex_unlock (&gate->lock);
+}
+
+static void
+slot_free (gpointer data, GClosure * closure)
+{
+  Slot *slot = data;
+
+  /* a message dropped unfinished frees its place too */
+  slot_release (slot);
+  g_free (slot->host);
+  g_free (slot);
+}
+
+/* libsoup gives the connection back when the message finishes: the body
+ * read to its end or closed, or the exchange failed. */
+static void
+on_finished (SoupMessage * msg, Slot * slot)
+{
+  slot_release (slot);
+}
+
+static gchar *
+host_key (GUri * uri)
+{
+  return g_strdup_printf ("%s://%s:%d", g_uri_get_scheme (uri),
+      g_uri_get_host (uri), g_uri_get_port (uri));
+}
+
+GInputStream *
+gst_klingo1_session_send (SoupSession * session, SoupMessage * msg,
+    GCancellable * cancellable, GError ** error)
+{
+  Gate *gate;
+  Slot *slot;
+  gulong handler;
+  GInputStream *stream;
+
+  g_return_val_if_fail (SOUP_IS_SESSION (session), NULL);
+  g_return_val_if_fail (SOUP_IS_MESSAGE (msg), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  gate = g_object_get_qdata (G_OBJECT (session), gate_quark ());
+  if (gate == NULL)
+    return soup_session_send (session, msg, cancellable, error);
+
+  slot = g_new0 (Slot, 1);
+  slot->gate = gate;
+  slot->host = host_key (soup_message_get_uri (msg));
+  if (!gate_enter (gate, slot->host, cancellable, error)) {
+    g_free (slot->host);
+    g_free (slot);
+    return NULL;
+  }
+  handler = g_signal_connect_data (msg, "finished", G_CALLBACK (on_finished),
+      slot, slot_free, 0);
+
+  stream = soup_session_send (session, msg, cancellable, error);
+  if (stream == NULL) {
+    /* finished or not, this message holds no connection any more */
+    g_signal_handler_disconnect (msg, handler);
+  }
+  return stream;
+}
+
 /* ---- sessions ----------------------------------------------------------- */
 
 /* What GSimpleProxyResolver and GIO's proxies can use; anything else would
@@ -277,14 +471,18 @@ new_session (const GstKlingo1HttpConfig * config, GError ** error)
     resolver = g_simple_proxy_resolver_new (config->proxy_uri, NULL);
   }
 
-  /* max-conns and max-conns-per-host are construct-only */
+  /* max-conns and max-conns-per-host are construct-only; a limit of 0
+   * would make every request wait for ever */
   session = g_object_new (SOUP_TYPE_SESSION,
       "timeout", config->io_timeout,
       "idle-timeout", IDLE_TIMEOUT,
       "user-agent", config->user_agent ? config->user_agent :
       "gst-klingo1/" VERSION,
-      "max-conns", config->max_conns,
-      "max-conns-per-host", config->max_conns_per_host, NULL);
+      "max-conns", MAX (config->max_conns, 1),
+      "max-conns-per-host", MAX (config->max_conns_per_host, 1), NULL);
+  g_object_set_qdata_full (G_OBJECT (session), gate_quark (),
+      gate_new (MAX (config->max_conns_per_host, 1),
+          MAX (config->max_conns, 1)), (GDestroyNotify) gate_free);
 
   /* not set at all unless asked for: a NULL database would turn certificate
    * checks into failures, a NULL resolver would ignore the environment */

@@ -58,6 +58,18 @@ gboolean      gst_klingo1_http_config_equal (const GstKlingo1HttpConfig * a,
 SoupSession  *gst_klingo1_session_get (const GstKlingo1HttpConfig * config,
                                        GError ** error);
 
+/* soup_session_send() on a session of gst_klingo1_session_get(), except that
+ * the wait for a free connection honours @cancellable: libsoup (3.2) waits
+ * for one without looking at any cancellable, so a request queued behind
+ * busy connections could not be cancelled. The message is admitted when
+ * fewer of the session's messages to its host (and in all) are running than
+ * the session has connections; it counts as running until it is finished
+ * (its body read or closed, or the send failed). */
+GInputStream *gst_klingo1_session_send (SoupSession * session,
+                                        SoupMessage * msg,
+                                        GCancellable * cancellable,
+                                        GError ** error);
+
 /* Registers the debug category; safe to call more than once. */
 void          gst_klingo1_http_debug_init (void);
 

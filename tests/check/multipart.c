@@ -226,10 +226,19 @@ setup (void)
   g_mutex_unlock (&srv.lock);
 }
 
+static gboolean
+quit_server (gpointer data)
+{
+  g_main_loop_quit (srv.loop);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 teardown (void)
 {
-  g_main_loop_quit (srv.loop);
+  /* from within the loop: a quit before the server thread reached
+   * g_main_loop_run() would be lost and the join would wait for ever */
+  g_main_context_invoke (srv.context, quit_server, NULL);
   g_thread_join (srv.thread);
   g_main_loop_unref (srv.loop);
   g_main_context_unref (srv.context);

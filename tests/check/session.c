@@ -104,6 +104,40 @@ answer_later (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* One byte per second until the client goes. */
+static gboolean
+trickle_tick (gpointer data)
+{
+  SoupServerMessage *msg = data;
+
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, " ", 1);
+  soup_server_message_unpause (msg);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+trickle_finished (SoupServerMessage * msg, GSource * source)
+{
+  g_source_destroy (source);
+  g_source_unref (source);
+}
+
+static void
+trickle (SoupServerMessage * msg)
+{
+  GSource *source = g_timeout_source_new (1000);
+
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_message_headers_set_encoding (soup_server_message_get_response_headers
+      (msg), SOUP_ENCODING_CHUNKED);
+  soup_message_body_append (soup_server_message_get_response_body (msg),
+      SOUP_MEMORY_STATIC, "{", 1);
+  g_source_set_callback (source, trickle_tick, msg, NULL);
+  g_source_attach (source, srv.context);
+  g_signal_connect (msg, "finished", G_CALLBACK (trickle_finished), source);
+}
+
 static void
 handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
@@ -124,7 +158,9 @@ handler (SoupServer * server, SoupServerMessage * msg, const char *path,
   }
   g_mutex_unlock (&srv.lock);
 
-  if (g_str_equal (path, "/v1/tasks/slow")) {
+  if (g_str_equal (path, "/v1/tasks/trickle")) {
+    trickle (msg);
+  } else if (g_str_equal (path, "/v1/tasks/slow")) {
     GSource *source = g_timeout_source_new (20);
 
     /* hold the connection a while so that the clients queue up */
@@ -210,10 +246,19 @@ setup (void)
   g_mutex_unlock (&srv.lock);
 }
 
+static gboolean
+quit_server (gpointer data)
+{
+  g_main_loop_quit (srv.loop);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 teardown (void)
 {
-  g_main_loop_quit (srv.loop);
+  /* from within the loop: a quit before the server thread reached
+   * g_main_loop_run() would be lost and the join would wait for ever */
+  g_main_context_invoke (srv.context, quit_server, NULL);
   g_thread_join (srv.thread);
   g_main_loop_unref (srv.loop);
   g_main_context_unref (srv.context);
@@ -340,6 +385,97 @@ GST_START_TEST (test_pool_limit_threads)
   fail_unless (srv.max_in_handler <= 2, "%u at once", srv.max_in_handler);
   g_mutex_unlock (&srv.lock);
   g_mutex_clear (&run.lock);
+}
+
+GST_END_TEST;
+
+
+typedef struct
+{
+  GstKlingo1HttpConfig *config;
+  GCancellable *cancellable;
+  GError *error;
+} Hog;
+
+static gpointer
+hog_thread (gpointer data)
+{
+  Hog *hog = data;
+  g_autoptr (GstKlingo1Client) client = NULL;
+
+  client = gst_klingo1_client_new_full (srv.http_base, API_KEY, NULL,
+      hog->config);
+  gst_klingo1_client_set_max_retries (client, 0);
+  fail_unless (gst_klingo1_client_get_task (client, "trickle",
+          hog->cancellable, &hog->error) == NULL);
+  return NULL;
+}
+
+typedef struct
+{
+  GCancellable *cancellable;
+  guint delay_ms;
+  gint64 cancelled_at;
+} CancelLater;
+
+static gpointer
+cancel_later (gpointer data)
+{
+  CancelLater *cl = data;
+
+  g_usleep (cl->delay_ms * 1000);
+  cl->cancelled_at = g_get_monotonic_time ();
+  g_cancellable_cancel (cl->cancellable);
+  return NULL;
+}
+
+GST_START_TEST (test_cancel_waiting_for_connection)
+{
+  g_autoptr (GstKlingo1Client) client = NULL;
+  g_autoptr (GCancellable) hog_cancellable = g_cancellable_new ();
+  g_autoptr (GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  GstKlingo1HttpConfig config;
+  Hog hog = { &config, hog_cancellable, NULL };
+  CancelLater cl = { cancellable, 1000, 0 };
+  GThread *hog_th, *cancel_th;
+  gint64 late;
+
+  /* the only connection to the host is busy with a slow answer; a request
+   * queued behind it must still give way to its cancellable */
+  gst_klingo1_http_config_init (&config);
+  config.max_conns_per_host = 1;
+  hog_th = g_thread_new ("hog", hog_thread, &hog);
+  for (late = 0;; late++) {
+    guint requests;
+
+    g_mutex_lock (&srv.lock);
+    requests = srv.requests;
+    g_mutex_unlock (&srv.lock);
+    if (requests > 0)
+      break;
+    fail_unless (late < 500, "the slow request never arrived");
+    g_usleep (10 * 1000);
+  }
+
+  client = gst_klingo1_client_new_full (srv.http_base, API_KEY, NULL,
+      &config);
+  gst_klingo1_client_set_max_retries (client, 0);
+  cancel_th = g_thread_new ("cancel", cancel_later, &cl);
+  fail_unless (gst_klingo1_client_get_task (client, "task-unified-1",
+          cancellable, &error) == NULL);
+  late = g_get_monotonic_time () - cl.cancelled_at;
+  g_thread_join (cancel_th);
+  fail_unless (late < G_USEC_PER_SEC, "returned %" G_GINT64_FORMAT
+      " ms after the cancel", late / 1000);
+  fail_unless (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED),
+      "%s", error->message);
+
+  g_cancellable_cancel (hog_cancellable);
+  g_thread_join (hog_th);
+  fail_unless (g_error_matches (hog.error, G_IO_ERROR,
+          G_IO_ERROR_CANCELLED));
+  g_clear_error (&hog.error);
 }
 
 GST_END_TEST;
@@ -549,6 +685,68 @@ GST_START_TEST (test_traffic_log)
 
 GST_END_TEST;
 
+
+GST_START_TEST (test_pool_slots_given_back)
+{
+  g_autoptr (GstKlingo1Client) client = NULL;
+  g_autoptr (GstKlingo1Client) dead = NULL;
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *dest = write_tmp ("clip.mp4", "", &dir);
+  g_autofree gchar *file_url = g_strconcat (srv.http_base, "/r/clip.mp4",
+      NULL);
+  g_autoptr (GSocket) sock = NULL;
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback
+      (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (lo, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree gchar *dead_url = NULL;
+  GstKlingo1HttpConfig config;
+  guint i;
+
+  /* one connection per host: a place not given back would hang the next
+   * request for ever */
+  gst_klingo1_http_config_init (&config);
+  config.max_conns_per_host = 1;
+  client = gst_klingo1_client_new_full (srv.http_base, API_KEY, NULL,
+      &config);
+  gst_klingo1_client_set_max_retries (client, 0);
+
+  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+      G_SOCKET_PROTOCOL_TCP, NULL);
+  fail_unless (g_socket_bind (sock, addr, FALSE, NULL));
+  bound = g_socket_get_local_address (sock, NULL);
+  dead_url = g_strdup_printf ("http://127.0.0.1:%u",
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  dead = gst_klingo1_client_new_full (dead_url, API_KEY, NULL, &config);
+  gst_klingo1_client_set_max_retries (dead, 0);
+
+  for (i = 0; i < 3; i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstKlingo1Task) task = NULL;
+    gdouble remaining;
+
+    /* the connection is refused */
+    fail_unless (gst_klingo1_client_get_task (dead, "task-unified-1", NULL,
+            &error) == NULL);
+    g_clear_error (&error);
+    /* a 200 that is no credits answer */
+    fail_if (gst_klingo1_client_get_credits (client, &remaining, NULL, NULL,
+            &error));
+    g_clear_error (&error);
+    /* a download */
+    fail_unless (gst_klingo1_client_download (client, file_url, dest, NULL,
+            NULL, NULL, &error));
+    g_assert_no_error (error);
+    task = gst_klingo1_client_get_task (client, "task-unified-1", NULL,
+        &error);
+    g_assert_no_error (error);
+  }
+  g_unlink (dest);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
 static Suite *
 session_suite (void)
 {
@@ -559,6 +757,8 @@ session_suite (void)
   tcase_add_checked_fixture (tc, setup, teardown);
   tcase_add_test (tc, test_shared_session);
   tcase_add_test (tc, test_pool_limit_threads);
+  tcase_add_test (tc, test_cancel_waiting_for_connection);
+  tcase_add_test (tc, test_pool_slots_given_back);
   tcase_add_test (tc, test_ca_file);
   tcase_add_test (tc, test_config_errors);
   tcase_add_test (tc, test_proxy);
