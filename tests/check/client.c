@@ -56,6 +56,8 @@ static struct
   gboolean honour_range;
   guint content_requests;
   gboolean content_auth_seen;
+  gboolean cdn_auth_seen;
+  guint cdn_requests;
   gchar *content_range;
 } srv;
 
@@ -276,6 +278,13 @@ api_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     trickle_body (msg, "video/mp4");
     return;
   }
+  if (g_str_equal (path, "/files/redirect.mp4")) {
+    g_autofree gchar *to = g_strconcat (srv.cdn_base, "/files/v.mp4", NULL);
+
+    /* the API hands out a link on another host */
+    soup_server_message_set_redirect (msg, 302, to);
+    return;
+  }
   if (g_str_has_prefix (path, "/files/")) {
     serve_content (msg, path);
     return;
@@ -338,6 +347,13 @@ static void
 cdn_handler (SoupServer * server, SoupServerMessage * msg, const char *path,
     GHashTable * query, gpointer user_data)
 {
+  g_mutex_lock (&srv.lock);
+  srv.cdn_requests++;
+  if (soup_message_headers_get_one (soup_server_message_get_request_headers
+          (msg), "Authorization") != NULL)
+    srv.cdn_auth_seen = TRUE;
+  g_mutex_unlock (&srv.lock);
+
   if (g_str_equal (path, "/files/trickle.mp4"))
     trickle_body (msg, "video/mp4");
   else
@@ -445,8 +461,8 @@ teardown (void)
   g_clear_pointer (&srv.upload_data, g_bytes_unref);
   g_clear_pointer (&srv.content, g_bytes_unref);
   g_clear_pointer (&srv.content_range, g_free);
-  srv.requests = srv.content_requests = 0;
-  srv.content_auth_seen = srv.ready = FALSE;
+  srv.requests = srv.content_requests = srv.cdn_requests = 0;
+  srv.content_auth_seen = srv.cdn_auth_seen = srv.ready = FALSE;
 }
 
 static GstKlingo1Client *
@@ -958,6 +974,31 @@ GST_START_TEST (test_auth_only_to_api_origin)
   g_assert_no_error (error);
   fail_unless (srv.content_auth_seen);
   assert_file_is_content (path);
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+GST_END_TEST;
+
+
+GST_START_TEST (test_auth_not_across_redirect)
+{
+  g_autoptr (GstKlingo1Client) client = new_client (0);
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *dir = make_tmp_dir ();
+  g_autofree gchar *path = g_build_filename (dir, "clip.mp4", NULL);
+  g_autofree gchar *url = g_strconcat (srv.api_base, "/files/redirect.mp4",
+      NULL);
+
+  /* the first hop has the API's origin, the second not: the key is added
+   * and removed per hop */
+  fail_unless (gst_klingo1_client_download (client, url, path, NULL, NULL,
+          NULL, &error));
+  g_assert_no_error (error);
+  assert_file_is_content (path);
+  fail_unless_equals_int (srv.cdn_requests, 1);
+  fail_unless (!srv.cdn_auth_seen);
 
   g_unlink (path);
   g_rmdir (dir);
@@ -1491,13 +1532,13 @@ GST_START_TEST (test_retry_deadline_not_passed)
   Notified n = { 0, };
   gint64 start = g_get_monotonic_time ();
 
-  /* Retry-After 1 s, deadline in 1.5 s: one retry; the next wait would end
+  /* Retry-After 2 s, deadline in 3 s: one retry; the next wait would end
    * past the deadline, so the call ends now with the last failure */
-  gst_klingo1_client_set_retry_deadline (client, start + 1500 *
-      G_TIME_SPAN_MILLISECOND);
+  gst_klingo1_client_set_retry_deadline (client, start + 3 *
+      G_USEC_PER_SEC);
   gst_klingo1_client_set_retry_notify (client, on_retry, &n);
-  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "1");
-  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "1");
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "2");
+  script (503, "{\"error\":{\"code\":503,\"message\":\"busy\"}}", "2");
   script (200, processing_ok, NULL);
   fail_unless (gst_klingo1_client_get_task (client, "task-unified-1", NULL,
           &error) == NULL);
@@ -1505,9 +1546,8 @@ GST_START_TEST (test_retry_deadline_not_passed)
           GST_KLINGO1_ERROR_SERVER), "%s", error->message);
   fail_unless_equals_int (get_requests (), 2);
   fail_unless_equals_int (n.calls, 1);
-  fail_unless (n.delays[0] == 1.0);
-  fail_unless (g_get_monotonic_time () - start < 1500 *
-      G_TIME_SPAN_MILLISECOND);
+  fail_unless (n.delays[0] == 2.0);
+  fail_unless (g_get_monotonic_time () - start < 3 * G_USEC_PER_SEC);
   fail_unless_equals_int (clear_script (), 1);
   g_clear_error (&error);
   notified_clear (&n);
@@ -1766,6 +1806,7 @@ client_suite (void)
   tcase_add_test (tc, test_download_resume);
   tcase_add_test (tc, test_download_expired);
   tcase_add_test (tc, test_auth_only_to_api_origin);
+  tcase_add_test (tc, test_auth_not_across_redirect);
   tcase_add_test (tc, test_upload);
   tcase_add_test (tc, test_sleep_cancel);
   tcase_add_test (tc, test_cancel_stalled_get);

@@ -77,7 +77,8 @@ void  gst_klingo1_client_set_retry_notify (GstKlingo1Client * client,
 
 /* POST /v1/videos/generations with @json_body. @idempotency_key, when not
  * NULL, is sent as Idempotency-Key. HTTP errors become GError with details
- * (status, API code/message/type). */
+ * (status, API code/message/type); a 2xx answer that is no task fails with
+ * GST_KLINGO1_ERROR_PROTOCOL and is not retried (the task may exist). */
 GstKlingo1Task *gst_klingo1_client_create_task (GstKlingo1Client * client,
                                                 const gchar * json_body,
                                                 const gchar * idempotency_key,
@@ -92,7 +93,10 @@ GstKlingo1Task *gst_klingo1_client_create_task_for_request (GstKlingo1Client * c
                                                             GCancellable * cancellable,
                                                             GError ** error);
 
-/* GET /v1/tasks/{task_id}. */
+/* GET /v1/tasks/{task_id}. A 2xx answer that is no task (a proxy's HTML
+ * page, a cut-off body) is retried like a 5xx; after the last retry the
+ * GST_KLINGO1_ERROR_PROTOCOL error says the API answered something that is
+ * not a task. */
 GstKlingo1Task *gst_klingo1_client_get_task (GstKlingo1Client * client,
                                              const gchar * task_id,
                                              GCancellable * cancellable,
@@ -123,7 +127,8 @@ typedef void (*GstKlingo1DownloadProgress) (guint64 received, guint64 total,
 /* Downloads @url into @dest_path. When @dest_path already holds a prefix (an
  * interrupted download) it asks for the rest with Range and appends; a server
  * that ignores Range restarts the file. The key is never sent unless @url has
- * the API's origin. 403/404/410 fail with GST_KLINGO1_ERROR_EXPIRED. The data
+ * the API's or the Files API's origin, judged per hop (redirects included).
+ * 403/404/410 fail with GST_KLINGO1_ERROR_EXPIRED. The data
  * is flushed to disk (fsync) before returning TRUE. */
 gboolean gst_klingo1_client_download (GstKlingo1Client * client,
                                       const gchar * url,
