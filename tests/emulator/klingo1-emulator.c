@@ -1452,6 +1452,11 @@ transfer_tick (gpointer data)
     tr->credit = burst;
   }
   transfer_pump (tr);
+  /* all queued (or a stall): nothing left to pace */
+  if (tr->done_queueing) {
+    tr->timer_id = 0;
+    return G_SOURCE_REMOVE;
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -1528,8 +1533,10 @@ typedef enum
 } RangeResult;
 
 /* Parses a Range header against @total.  Several ranges are coalesced
- * into the one span that covers them (allowed: a server may send more than
- * asked).  Syntax errors make the header ignored, as RFC 9110 says. */
+ * into the one span that covers them, sent as a single part whose
+ * Content-Range says what came (no multipart/byteranges: the clients under
+ * test ask for one range).  Syntax errors make the header ignored, as RFC
+ * 9110 allows. */
 static RangeResult
 parse_range (const char *header, guint64 total, guint64 * first,
     guint64 * last)
