@@ -45,9 +45,6 @@ GST_DEBUG_CATEGORY_STATIC (klingo1_download_debug);
 /* Bytes needed to judge whether a body is an MP4 (one box header). */
 #define SNIFF_BYTES 16
 #define DEFAULT_STALL_TIMEOUT 30
-/* Failed attempts in a row, without a byte of progress, when there is no
- * deadline to bound them. */
-#define MAX_ATTEMPTS_WITHOUT_DEADLINE 6
 /* Fresh links asked for one download before its link is taken as dead. */
 #define MAX_REFRESHES 3
 
@@ -875,18 +872,6 @@ spawn_fetcher_locked (GstKlingo1Download * dl, guint64 pos)
   g_ptr_array_add (dl->threads, thread);
 }
 
-static gboolean
-attempt_allowed (GstKlingo1Download * dl, guint failures, const GError * err)
-{
-  if (g_error_matches (err, G_IO_ERROR, G_IO_ERROR_AGAIN))
-    return TRUE;
-  if (!gst_klingo1_client_error_is_retryable (err, FALSE))
-    return FALSE;
-  if (dl->deadline)
-    return g_get_monotonic_time () < dl->deadline;
-  return failures < MAX_ATTEMPTS_WITHOUT_DEADLINE;
-}
-
 static gpointer
 fetcher_thread (gpointer data)
 {
@@ -913,23 +898,23 @@ fetcher_thread (gpointer data)
     }
     if (dl->state != GST_KLINGO1_DOWNLOAD_RUNNING)
       break;
-    if (!attempt_allowed (dl, failures, err)) {
-      fail_locked (dl, g_steal_pointer (&err));
-      break;
-    }
     if (!g_error_matches (err, G_IO_ERROR, G_IO_ERROR_AGAIN)) {
-      gdouble delay = gst_klingo1_client_backoff (failures, -1);
+      GError *final = NULL;
+      gboolean again;
 
-      failures++;
-      if (dl->deadline) {
-        gdouble left = (dl->deadline - g_get_monotonic_time ()) / 1e6;
-        delay = MIN (delay, MAX (left, 0.0));
-      }
-      GST_INFO ("transfer at byte %" G_GUINT64_FORMAT ": %s; retrying in "
-          "%.1f s", f->pos, err->message, delay);
+      /* the client's one retry policy: which errors, how long, until the
+       * deadline, logged and notified */
       g_mutex_unlock (&dl->lock);
-      gst_klingo1_sleep (delay, dl->stop, NULL);
+      again = gst_klingo1_client_retry_wait (dl->client, "GET result",
+          FALSE, failures++, err, -1, dl->stop, &final);
       g_mutex_lock (&dl->lock);
+      if (!again) {
+        if (dl->state == GST_KLINGO1_DOWNLOAD_RUNNING)
+          fail_locked (dl, final ? final : g_error_copy (err));
+        else
+          g_clear_error (&final);
+        break;
+      }
     }
   }
 

@@ -318,7 +318,6 @@ create_task (GstKlingo1Job * job, GstKlingo1Task ** created, GError ** error)
   g_autoptr (GstKlingo1Request) resolved =
       gst_klingo1_request_copy (job->settings.request);
   g_autoptr (GstKlingo1Task) task = NULL;
-  g_autofree gchar *body = NULL;
   guint i;
 
   warn_about_billed_length (job);
@@ -331,12 +330,12 @@ create_task (GstKlingo1Job * job, GstKlingo1Task ** created, GError ** error)
   if (resolved->video && !resolve_input (job, &resolved->video, error))
     return NULL;
 
-  body = gst_klingo1_request_to_json (resolved);
   idempotency_key = create_key (job, error);
   if (idempotency_key == NULL)
     return NULL;
-  task = gst_klingo1_client_create_task (job->client, body, idempotency_key,
-      job->cancellable, error);
+  /* the provider writes the body: the request is what we hand over */
+  task = gst_klingo1_client_create_task_for_request (job->client, resolved,
+      idempotency_key, job->cancellable, error);
   if (task == NULL) {
     guint status = gst_klingo1_error_get_http_status (*error);
     /* A 4xx answer means no task was made: the next try is a new create. */
