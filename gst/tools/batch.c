@@ -121,7 +121,7 @@ prepare (Batch * b, Entry * e, K1Plan * plan, GError ** error)
 {
   g_autoptr (GstElement) src = new_source (b, e->job, error);
 
-  if (src == NULL || !k1_plan_source (src, plan, error))
+  if (src == NULL || !k1_plan_source (src, b->dry_run, plan, error))
     return NULL;
   return g_steal_pointer (&src);
 }

@@ -98,8 +98,15 @@ typedef struct
 } K1Plan;
 
 /* Validates the request like the element's start() and works out its cost,
- * locally: no network. */
-gboolean     k1_plan_source (GstElement * src, K1Plan * plan, GError ** error);
+ * locally: no network. @read_only: write nothing either (the store's memo of
+ * file hashes is only read). */
+gboolean     k1_plan_source (GstElement * src, gboolean read_only,
+                             K1Plan * plan, GError ** error);
+/* The clip.mp4 of the element's store entry for its request, NULL with the
+ * cache disabled (or on error). @task_id: the task-id property as it was set
+ * before the start (once started, the element reads its task back there). */
+gchar       *k1_source_clip_path (GstElement * src, const gchar * task_id,
+                                  GError ** error);
 /* What starting it now would cost: 0 when the cache or the journal serves it. */
 gdouble      k1_plan_cost (const K1Plan * plan);
 const gchar *k1_cache_state_to_string (K1CacheState state);
@@ -146,7 +153,12 @@ struct _K1Run
   gchar *tmp_path;
   guint bus_watch;
   guint done_idle;
+  guint commit_wait;
+  gint64 commit_deadline;
+  gchar *commit_clip;
+  gchar *attach_task_id;        /* task-id as configured */
   gboolean saw_api;
+  gboolean saw_complete;
   gint64 started;
   gint64 ended;
   K1RunCallback callback;

@@ -94,15 +94,18 @@ price (const GstKlingo1Request * req, K1Plan * plan)
 {
   gdouble low, high, seconds;
 
-  if (req->model == GST_KLINGO1_MODEL_IMAGE_TO_VIDEO) {
-    plan->billed_seconds = req->duration == 10 ? 10 : 5;
-    plan->credits = req->duration == 10 ? I2V_CREDITS_10S : I2V_CREDITS_5S;
+  GstKlingo1Model model = gst_klingo1_request_get_model (req);
+  guint duration = gst_klingo1_request_get_duration (req);
+
+  if (model == GST_KLINGO1_MODEL_IMAGE_TO_VIDEO) {
+    plan->billed_seconds = duration == 10 ? 10 : 5;
+    plan->credits = duration == 10 ? I2V_CREDITS_10S : I2V_CREDITS_5S;
     return;
   }
 
-  low = req->model == GST_KLINGO1_MODEL_VIDEO_EDIT ? 3 : 6;
-  high = req->model == GST_KLINGO1_MODEL_VIDEO_EDIT ? 10 : 20;
-  seconds = measure_video (req->video);
+  low = model == GST_KLINGO1_MODEL_VIDEO_EDIT ? 3 : 6;
+  high = model == GST_KLINGO1_MODEL_VIDEO_EDIT ? 10 : 20;
+  seconds = measure_video (gst_klingo1_request_get_video (req));
   if (seconds < 0) {
     /* A remote input is not fetched to be measured: count the most it can
      * be billed, so that a budget is never overrun. */
@@ -138,14 +141,17 @@ journal_has_task (const gchar * path)
  * "attach\n<api-url>\n<task id>" when attaching. */
 static gchar *
 entry_key (const GstKlingo1Request * req, const gchar * api_url,
-    const gchar * task_id, GError ** error)
+    const gchar * task_id, GstKlingo1Store * store, GError ** error)
 {
   g_autofree gchar *what = NULL;
 
   if (task_id) {
     what = g_strdup_printf ("attach\n%s\n%s", api_url, task_id);
   } else {
-    g_autofree gchar *hash = gst_klingo1_request_hash (req, NULL, error);
+    /* The same hash with or without the store's memo of file hashes; with
+     * it, large local inputs are not read again. */
+    g_autofree gchar *hash = gst_klingo1_request_hash_with_store (req, store,
+        NULL, error);
 
     if (hash == NULL)
       return NULL;
@@ -154,23 +160,62 @@ entry_key (const GstKlingo1Request * req, const gchar * api_url,
   return g_compute_checksum_for_string (G_CHECKSUM_SHA256, what, -1);
 }
 
-gboolean
-k1_plan_source (GstElement * src, K1Plan * plan, GError ** error)
+/* Where the element keeps this request (tasks/<key>), NULL with the cache
+ * disabled. */
+static gboolean
+entry_dir (GstElement * src, const GstKlingo1Request * req,
+    const gchar * task_id, gboolean read_only, gchar ** key, gchar ** dir,
+    GError ** error)
 {
-  g_autoptr (GstKlingo1Request) req = k1_request_from_source (src);
-  g_autofree gchar *task_id = k1_source_get_task_id (src);
+  g_autoptr (GstKlingo1Store) store = NULL;
   g_autofree gchar *api_url = NULL;
   g_autofree gchar *cache_prop = NULL;
   g_autofree gchar *cache_dir = NULL;
+
+  *key = *dir = NULL;
+  if (g_strcmp0 (k1_source_get_enum_nick (src, "cache-mode"), "disabled") == 0)
+    return TRUE;
+
+  g_object_get (src, "api-url", &api_url, "cache-dir", &cache_prop, NULL);
+  cache_dir = k1_effective_cache_dir (cache_prop);
+  /* The memo is written to: not in a dry run. */
+  if (!read_only)
+    store = gst_klingo1_store_new (cache_dir);
+  *key = entry_key (req, k1_effective_api_url (api_url), task_id, store,
+      error);
+  if (*key == NULL)
+    return FALSE;
+  *dir = g_build_filename (cache_dir, "tasks", *key, NULL);
+  return TRUE;
+}
+
+gchar *
+k1_source_clip_path (GstElement * src, const gchar * task_id, GError ** error)
+{
+  g_autoptr (GstKlingo1Request) req = k1_request_from_source (src);
+  g_autofree gchar *key = NULL;
+  g_autofree gchar *dir = NULL;
+
+  if (!entry_dir (src, req, task_id, FALSE, &key, &dir, error) || dir == NULL)
+    return NULL;
+  return g_build_filename (dir, "clip.mp4", NULL);
+}
+
+gboolean
+k1_plan_source (GstElement * src, gboolean read_only, K1Plan * plan,
+    GError ** error)
+{
+  g_autoptr (GstKlingo1Request) req = k1_request_from_source (src);
+  g_autofree gchar *task_id = k1_source_get_task_id (src);
   g_autofree gchar *clip = NULL;
   g_autofree gchar *journal = NULL;
   g_autofree gchar *lost = NULL;
-  const gchar *mode;
   GStatBuf st;
 
   memset (plan, 0, sizeof *plan);
   plan->attach = task_id != NULL;
-  plan->model = gst_klingo1_model_to_api_id (req->model);
+  plan->model =
+      gst_klingo1_model_to_api_id (gst_klingo1_request_get_model (req));
   plan->billed_seconds = -1;
 
   /* The element skips request validation when it attaches to a task. */
@@ -180,18 +225,15 @@ k1_plan_source (GstElement * src, K1Plan * plan, GError ** error)
     price (req, plan);
   }
 
-  mode = k1_source_get_enum_nick (src, "cache-mode");
-  if (g_strcmp0 (mode, "read-write") != 0) {
+  if (!entry_dir (src, req, task_id, read_only, &plan->key, &plan->entry_dir,
+          error))
+    return FALSE;
+  /* refresh forgets the entry when the element starts */
+  if (plan->entry_dir == NULL || g_strcmp0 (k1_source_get_enum_nick (src,
+              "cache-mode"), "read-write") != 0) {
     plan->cache = K1_CACHE_OFF;
     return TRUE;
   }
-
-  g_object_get (src, "api-url", &api_url, "cache-dir", &cache_prop, NULL);
-  plan->key = entry_key (req, k1_effective_api_url (api_url), task_id, error);
-  if (plan->key == NULL)
-    return FALSE;
-  cache_dir = k1_effective_cache_dir (cache_prop);
-  plan->entry_dir = g_build_filename (cache_dir, "tasks", plan->key, NULL);
 
   /* Read as the store's listing reads an entry (store.h layout), without
    * opening it: open_entry() would create the directory. */

@@ -283,6 +283,11 @@ k1_request_from_source (GstElement * src)
   g_auto (GValue) images = G_VALUE_INIT;
   GParamSpec *duration_spec;
   const gchar *nick;
+  g_autofree gchar *prompt = NULL;
+  g_autofree gchar *video = NULL;
+  g_autofree gchar *callback = NULL;
+  guint duration = 0;
+  gboolean keep = TRUE;
   guint i;
 
   /* Enums by nick: the element's enum values are its own business. */
@@ -294,10 +299,15 @@ k1_request_from_source (GstElement * src)
     gst_klingo1_aspect_ratio_from_string (nick, &ar);
 
   req = gst_klingo1_request_new (model);
-  req->aspect_ratio = ar;
-  g_object_get (src, "prompt", &req->prompt, "video", &req->video,
-      "duration", &req->duration, "keep-original-sound",
-      &req->keep_original_sound, "callback-url", &req->callback_url, NULL);
+  gst_klingo1_request_set_aspect_ratio (req, ar);
+  g_object_get (src, "prompt", &prompt, "video", &video, "duration",
+      &duration, "keep-original-sound", &keep, "callback-url", &callback,
+      NULL);
+  gst_klingo1_request_set_prompt (req, prompt);
+  gst_klingo1_request_set_video (req, video);
+  gst_klingo1_request_set_duration (req, duration);
+  gst_klingo1_request_set_keep_original_sound (req, keep);
+  gst_klingo1_request_set_callback_url (req, callback);
 
   g_value_init (&images, GST_TYPE_ARRAY);
   g_object_get_property (G_OBJECT (src), "images", &images);
@@ -305,7 +315,7 @@ k1_request_from_source (GstElement * src)
     const GValue *item = gst_value_array_get_value (&images, i);
 
     if (G_VALUE_HOLDS_STRING (item) && g_value_get_string (item))
-      g_ptr_array_add (req->images, g_value_dup_string (item));
+      gst_klingo1_request_add_image (req, g_value_get_string (item));
   }
 
   /* As the element's start() does: the edit models' output follows the
@@ -314,7 +324,7 @@ k1_request_from_source (GstElement * src)
       "duration");
   if (model != GST_KLINGO1_MODEL_IMAGE_TO_VIDEO && duration_spec
       && G_IS_PARAM_SPEC_UINT (duration_spec)
-      && req->duration == G_PARAM_SPEC_UINT (duration_spec)->default_value)
-    req->duration = 0;
+      && duration == G_PARAM_SPEC_UINT (duration_spec)->default_value)
+    gst_klingo1_request_set_duration (req, 0);
   return req;
 }

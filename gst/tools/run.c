@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <glib/gstdio.h>
 
 #include "klingo1-tool.h"
@@ -108,6 +109,58 @@ finish (K1Run * run, K1RunState state)
   run->done_idle = g_idle_add (emit_done, run);
 }
 
+/* GstBaseSrc sends EOS by itself once it has read as many bytes as the
+ * element announced, which can be before the element has checked the clip
+ * and committed it to its cache entry. Going to NULL at that moment cancels
+ * the commit: the next run would download the clip again, or find its link
+ * expired. So EOS waits (a little) for tasks/<key>/clip.mp4 to appear. */
+#define COMMIT_WAIT_SECONDS 30
+
+static gboolean
+file_is_there (const gchar * path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 && S_ISREG (st.st_mode) && st.st_size > 0;
+}
+
+static gboolean
+on_commit_wait (gpointer user_data)
+{
+  K1Run *run = user_data;
+
+  if (run->state == K1_RUN_RUNNING && !file_is_there (run->commit_clip)
+      && g_get_monotonic_time () < run->commit_deadline)
+    return G_SOURCE_CONTINUE;
+  run->commit_wait = 0;
+  g_debug ("commit wait over after %.3f s", (g_get_monotonic_time () -
+          run->commit_deadline) / 1e6 + COMMIT_WAIT_SECONDS);
+  if (run->state == K1_RUN_RUNNING && !file_is_there (run->commit_clip))
+    emit (run, K1_RUN_EVENT_WARNING, "the element did not keep the clip in "
+        "its cache in time: a new run will download it again");
+  finish (run, K1_RUN_DONE);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_eos (K1Run * run)
+{
+  /* Only a clip that was just downloaded has a commit to wait for; the key
+   * costs little here, as the element has just memoized the inputs' hashes. */
+  if (run->saw_complete && !run->from_cache && run->commit_clip == NULL)
+    run->commit_clip = k1_source_clip_path (run->src, run->attach_task_id,
+        NULL);
+  if (run->commit_clip == NULL || file_is_there (run->commit_clip)) {
+    finish (run, K1_RUN_DONE);
+    return;
+  }
+  g_debug ("EOS before %s is committed: waiting for it", run->commit_clip);
+  run->commit_deadline = g_get_monotonic_time () +
+      COMMIT_WAIT_SECONDS * G_USEC_PER_SEC;
+  if (run->commit_wait == 0)
+    run->commit_wait = g_timeout_add (20, on_commit_wait, run);
+}
+
 static void
 on_progress (K1Run * run, GstMessage * msg)
 {
@@ -126,8 +179,6 @@ on_progress (K1Run * run, GstMessage * msg)
     status = "resuming";
   else if (g_strcmp0 (code, "waiting") == 0)
     status = "waiting";
-  else if (g_strcmp0 (code, "complete") == 0)
-    status = "completed";
 
   /* A clip served from the store completes without any API step before. */
   if (g_strcmp0 (code, "upload") == 0 || g_strcmp0 (code, "submit") == 0
@@ -135,11 +186,19 @@ on_progress (K1Run * run, GstMessage * msg)
     run->saw_api = TRUE;
 
   if (type == GST_PROGRESS_TYPE_COMPLETE) {
+    if (g_strcmp0 (code, "submitted") == 0) {
+      /* submit-only: EOS follows, nothing is downloaded */
+      set_string (&run->status, "submitted");
+      emit (run, K1_RUN_EVENT_STEP, text);
+      return;
+    }
+    /* The clip can be read: EOS comes once all of it is written out. */
+    run->saw_complete = TRUE;
     run->from_cache = !run->saw_api;
     run->percent = 100;
-    set_string (&run->status, "completed");
+    set_string (&run->status, run->from_cache ? "cached" : "downloading");
     emit (run, K1_RUN_EVENT_STEP, run->from_cache ?
-        "The clip is in the cache" : "The clip is complete");
+        "The clip is in the cache" : text);
     return;
   }
   if (type == GST_PROGRESS_TYPE_CANCELED || type == GST_PROGRESS_TYPE_ERROR
@@ -225,7 +284,7 @@ on_bus (GstBus * bus, GstMessage * msg, gpointer user_data)
       break;
     }
     case GST_MESSAGE_EOS:
-      finish (run, K1_RUN_DONE);
+      on_eos (run);
       break;
     default:
       break;
@@ -307,6 +366,7 @@ k1_run_start (K1Run * run)
 
   run->state = K1_RUN_RUNNING;
   run->started = g_get_monotonic_time ();
+  run->attach_task_id = k1_source_get_task_id (run->src);
   /* Returns at once (ASYNC): the job runs in the streaming thread. A failure
    * here is the element refusing its properties in start(); its error
    * message is on the bus already. */
@@ -353,9 +413,13 @@ k1_run_free (K1Run * run)
     g_source_remove (run->bus_watch);
   if (run->done_idle)
     g_source_remove (run->done_idle);
+  if (run->commit_wait)
+    g_source_remove (run->commit_wait);
   g_clear_object (&run->src);
   g_clear_object (&run->pipeline);
   g_free (run->tmp_path);
+  g_free (run->commit_clip);
+  g_free (run->attach_task_id);
   g_free (run->output);
   g_free (run->task_id);
   g_free (run->status);

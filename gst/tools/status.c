@@ -50,6 +50,9 @@ k1_cmd_status (gint argc, gchar ** argv)
   g_autoptr (GOptionContext) ctx = NULL;
   g_autoptr (GstKlingo1Client) client = NULL;
   g_autoptr (GstKlingo1Task) task = NULL;
+  const gchar *id, *model, *code, *message, *type;
+  const gchar *const *results;
+  GstKlingo1TaskStatus status;
   g_autoptr (GError) error = NULL;
   gint i;
 
@@ -85,32 +88,38 @@ k1_cmd_status (gint argc, gchar ** argv)
     return K1_EXIT_FAILED;
   }
 
-  g_print ("task:      %s\n", task->id);
-  if (task->model)
-    g_print ("model:     %s\n", task->model);
-  g_print ("status:    %s\n", gst_klingo1_task_status_to_string (task->status));
-  g_print ("progress:  %d%%\n", task->progress);
-  if (task->estimated_time >= 0
-      && !gst_klingo1_task_status_is_final (task->status))
-    g_print ("remaining: about %d s\n", task->estimated_time);
-  if (task->created > 0) {
+  id = gst_klingo1_task_get_id (task);
+  model = gst_klingo1_task_get_model (task);
+  status = gst_klingo1_task_get_status (task);
+  results = gst_klingo1_task_get_results (task);
+  code = gst_klingo1_task_get_error_code (task);
+  message = gst_klingo1_task_get_error_message (task);
+  type = gst_klingo1_task_get_error_type (task);
+
+  g_print ("task:      %s\n", id);
+  if (model)
+    g_print ("model:     %s\n", model);
+  g_print ("status:    %s\n", gst_klingo1_task_status_to_string (status));
+  g_print ("progress:  %d%%\n", gst_klingo1_task_get_progress (task));
+  if (gst_klingo1_task_get_estimated_time (task) >= 0
+      && !gst_klingo1_task_status_is_final (status))
+    g_print ("remaining: about %d s\n",
+        gst_klingo1_task_get_estimated_time (task));
+  if (gst_klingo1_task_get_created (task) > 0) {
     g_autoptr (GDateTime) created =
-        g_date_time_new_from_unix_local (task->created);
+        g_date_time_new_from_unix_local (gst_klingo1_task_get_created (task));
     g_autofree gchar *when = g_date_time_format (created, "%F %T %z");
 
     g_print ("created:   %s\n", when);
   }
-  for (i = 0; task->results && task->results[i]; i++) {
-    g_autofree gchar *where = url_without_query (task->results[i]);
+  for (i = 0; results && results[i]; i++) {
+    g_autofree gchar *where = url_without_query (results[i]);
 
     g_print ("result:    %s\n", where);
   }
-  if (task->error_code || task->error_message)
-    g_print ("error:     %s%s%s%s%s%s\n",
-        task->error_code ? task->error_code : "",
-        task->error_code && task->error_message ? ": " : "",
-        task->error_message ? task->error_message : "",
-        task->error_type ? " (" : "", task->error_type ? task->error_type : "",
-        task->error_type ? ")" : "");
+  if (code || message)
+    g_print ("error:     %s%s%s%s%s%s\n", code ? code : "",
+        code && message ? ": " : "", message ? message : "",
+        type ? " (" : "", type ? type : "", type ? ")" : "");
   return K1_EXIT_OK;
 }

@@ -78,28 +78,24 @@ expect_eq "resume: no second create" "$(stat creates)" $((creates + 1))
 echo "ok: Ctrl-C, then the same command resumes the task"
 
 # ---- submit ----------------------------------------------------------------
-if gst-inspect-1.0 klingo1src 2>/dev/null | grep -q "submit-only"; then
-  creates=$(stat creates)
-  sub=$("$cli" submit --cache-dir "$cache" --prompt "Submitted cat" \
-    --image "$work/first.png" --poll-interval 0.1 2> "$work/sub.log") \
-    || { cat "$work/sub.log"; fail "submit"; }
-  [[ "$sub" == task-unified-* ]] || fail "submit printed '$sub'"
-  expect_eq "submit: created" "$(stat creates)" $((creates + 1))
-  "$cli" tasks --cache-dir "$cache" > "$work/tasks-sub.txt"
-  grep -q "pending.*$sub" "$work/tasks-sub.txt" || fail "submitted task not pending"
-  "$cli" generate --cache-dir "$cache" --prompt "Submitted cat" --image "$work/first.png" \
-    --poll-interval 0.1 -o "$work/sub.mp4" 2> "$work/sub2.log"
-  grep -q "Resuming task $sub" "$work/sub2.log" || { cat "$work/sub2.log"; fail "not resumed"; }
-  expect_eq "submit then generate: one create" "$(stat creates)" $((creates + 1))
-  echo "ok: submit, then generate resumes the task"
-else
-  rc=0
-  "$cli" submit --cache-dir "$cache" --prompt "Submitted cat" --image "$work/first.png" \
-    2> "$work/sub.log" || rc=$?
-  expect_eq "submit without submit-only: exit status" "$rc" 1
-  grep -q "submit-only" "$work/sub.log" || fail "submit: no clear message"
-  echo "ok: submit says the element lacks submit-only"
-fi
+creates=$(stat creates)
+sub=$("$cli" submit --cache-dir "$cache" --prompt "Submitted cat" \
+  --image "$work/first.png" --poll-interval 0.1 2> "$work/sub.log") \
+  || { cat "$work/sub.log"; fail "submit"; }
+cat "$work/sub.log"
+[[ "$sub" == task-unified-* ]] || fail "submit printed '$sub'"
+expect_eq "submit: created" "$(stat creates)" $((creates + 1))
+"$cli" tasks --cache-dir "$cache" > "$work/tasks-sub.txt"
+grep -q "^pending .*$sub" "$work/tasks-sub.txt" || { cat "$work/tasks-sub.txt"; fail "submitted task not pending"; }
+again=$("$cli" submit --cache-dir "$cache" --prompt "Submitted cat" \
+  --image "$work/first.png" --poll-interval 0.1 2> /dev/null)
+expect_eq "submit again: the same task" "$again" "$sub"
+"$cli" generate --cache-dir "$cache" --prompt "Submitted cat" --image "$work/first.png" \
+  --poll-interval 0.1 -o "$work/sub.mp4" 2> "$work/sub2.log"
+grep -q "Resuming task $sub" "$work/sub2.log" || { cat "$work/sub2.log"; fail "not resumed"; }
+expect_eq "submit then generate: one create" "$(stat creates)" $((creates + 1))
+[ -s "$work/sub.mp4" ] || fail "no clip after submit"
+echo "ok: submit, then generate resumes the task"
 
 # ---- status, tasks, credits ------------------------------------------------
 "$cli" status "$task" > "$work/status.txt"
