@@ -36,7 +36,6 @@ typedef struct
 
 typedef struct
 {
-  const gchar *command;
   Options *opts;
   GMainLoop *loop;
   K1Run *run;
@@ -364,7 +363,6 @@ run_command (const gchar * name, gint argc, gchar ** argv, gboolean submit)
     return K1_EXIT_FAILED;
   }
 
-  app.command = name;
   app.opts = &o;
   app.loop = g_main_loop_new (NULL, FALSE);
   app.progress = k1_progress_new ();

@@ -77,8 +77,8 @@ gchar       *k1_source_get_task_id (GstElement * src);
 
 typedef enum
 {
-  K1_CACHE_NONE,                /* nothing: a run creates (and pays for) a task */
-  K1_CACHE_TASK,                /* a journaled task: a run resumes it, no create */
+  K1_CACHE_NONE,                /* nothing: a run creates (and pays) a task */
+  K1_CACHE_TASK,                /* a journaled task: a run resumes it */
   K1_CACHE_CLIP,                /* the finished clip: a run makes no API call */
   K1_CACHE_LOST,                /* paid, then lost: a run fails, pays nothing */
   K1_CACHE_OFF,                 /* cache-mode disabled or refresh */
@@ -107,7 +107,7 @@ gboolean     k1_plan_source (GstElement * src, gboolean read_only,
  * before the start (once started, the element reads its task back there). */
 gchar       *k1_source_clip_path (GstElement * src, const gchar * task_id,
                                   GError ** error);
-/* What starting it now would cost: 0 when the cache or the journal serves it. */
+/* What starting it now would cost: 0 when the cache or journal serves it. */
 gdouble      k1_plan_cost (const K1Plan * plan);
 const gchar *k1_cache_state_to_string (K1CacheState state);
 void         k1_plan_clear (K1Plan * plan);
@@ -196,6 +196,13 @@ void         k1_progress_live (K1Progress * p, const gchar * text);
 gchar       *k1_progress_bar (gint percent, guint width);
 void         k1_progress_end (K1Progress * p);
 void         k1_progress_free (K1Progress * p);
+
+/* ---- table.c: plain text tables on stdout ------------------------------ */
+
+/* A row of NULL-terminated cells, for a GPtrArray freed with g_strfreev. */
+gchar      **k1_table_row (const gchar * first, ...) G_GNUC_NULL_TERMINATED;
+/* Columns padded to their widest cell; the last one is free text. */
+void         k1_table_print (GPtrArray * rows, guint n_cols);
 
 /* ---- jobs.c: jobs files ------------------------------------------------- */
 
