@@ -24,6 +24,8 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 
+#include "request-private.h"
+#include "task-private.h"
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
 #include <gst/klingo1/input.h>

@@ -23,6 +23,8 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "request-private.h"
+#include "task-private.h"
 #include "gstklingo1job.h"
 #include "client-private.h"
 #include "download.h"

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "request-private.h"
 #include "gstklingo1settings.h"
 
 void

@@ -47,6 +47,8 @@
 
 #include <string.h>
 
+#include "request-private.h"
+#include "task-private.h"
 #include "gstklingo1src.h"
 #include "gstklingo1job.h"
 #include "gstklingo1provenance.h"

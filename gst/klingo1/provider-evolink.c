@@ -10,6 +10,8 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "request-private.h"
+#include "task-private.h"
 #include <gst/klingo1/error.h>
 
 #include "provider.h"

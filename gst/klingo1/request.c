@@ -10,6 +10,7 @@
 
 #include <json-glib/json-glib.h>
 
+#include "request-private.h"
 #include <gst/klingo1/request.h>
 #include <gst/klingo1/input.h>
 #include <gst/klingo1/store.h>
@@ -991,4 +992,122 @@ gst_klingo1_request_hash_with_store (const GstKlingo1Request * req,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return compute_hash (req, store, cancellable, error);
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+GstKlingo1Model
+gst_klingo1_request_get_model (const GstKlingo1Request * req)
+{
+  return req->model;
+}
+
+void
+gst_klingo1_request_set_model (GstKlingo1Request * req, GstKlingo1Model model)
+{
+  req->model = model;
+}
+
+const gchar *
+gst_klingo1_request_get_prompt (const GstKlingo1Request * req)
+{
+  return req->prompt;
+}
+
+void
+gst_klingo1_request_set_prompt (GstKlingo1Request * req, const gchar * prompt)
+{
+  g_free (req->prompt);
+  req->prompt = g_strdup (prompt);
+}
+
+guint
+gst_klingo1_request_get_n_images (const GstKlingo1Request * req)
+{
+  return req->images->len;
+}
+
+const gchar *
+gst_klingo1_request_get_image (const GstKlingo1Request * req, guint index)
+{
+  g_return_val_if_fail (index < req->images->len, NULL);
+  return g_ptr_array_index (req->images, index);
+}
+
+void
+gst_klingo1_request_add_image (GstKlingo1Request * req, const gchar * image)
+{
+  g_return_if_fail (image != NULL);
+  g_ptr_array_add (req->images, g_strdup (image));
+}
+
+void
+gst_klingo1_request_clear_images (GstKlingo1Request * req)
+{
+  g_ptr_array_set_size (req->images, 0);
+}
+
+const gchar *
+gst_klingo1_request_get_video (const GstKlingo1Request * req)
+{
+  return req->video;
+}
+
+void
+gst_klingo1_request_set_video (GstKlingo1Request * req, const gchar * video)
+{
+  g_free (req->video);
+  req->video = g_strdup (video);
+}
+
+GstKlingo1AspectRatio
+gst_klingo1_request_get_aspect_ratio (const GstKlingo1Request * req)
+{
+  return req->aspect_ratio;
+}
+
+void
+gst_klingo1_request_set_aspect_ratio (GstKlingo1Request * req,
+    GstKlingo1AspectRatio ar)
+{
+  req->aspect_ratio = ar;
+}
+
+guint
+gst_klingo1_request_get_duration (const GstKlingo1Request * req)
+{
+  return req->duration;
+}
+
+void
+gst_klingo1_request_set_duration (GstKlingo1Request * req, guint seconds)
+{
+  req->duration = seconds;
+}
+
+gboolean
+gst_klingo1_request_get_keep_original_sound (const GstKlingo1Request * req)
+{
+  return req->keep_original_sound;
+}
+
+void
+gst_klingo1_request_set_keep_original_sound (GstKlingo1Request * req,
+    gboolean keep)
+{
+  req->keep_original_sound = keep;
+}
+
+const gchar *
+gst_klingo1_request_get_callback_url (const GstKlingo1Request * req)
+{
+  return req->callback_url;
+}
+
+void
+gst_klingo1_request_set_callback_url (GstKlingo1Request * req,
+    const gchar * url)
+{
+  g_free (req->callback_url);
+  req->callback_url = g_strdup (url);
 }

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include <gst/gst.h>
+#include "task-private.h"
 #include <gst/klingo1/task.h>
 #include <gst/klingo1/error.h>
 
@@ -471,4 +472,66 @@ gst_klingo1_api_error_parse (const gchar * data, gssize len, gchar ** code,
   if (type)
     *type = g_steal_pointer (&t);
   return TRUE;
+}
+
+/* ---- accessors ---------------------------------------------------------- */
+
+const gchar *
+gst_klingo1_task_get_id (const GstKlingo1Task * task)
+{
+  return task->id;
+}
+
+const gchar *
+gst_klingo1_task_get_model (const GstKlingo1Task * task)
+{
+  return task->model;
+}
+
+GstKlingo1TaskStatus
+gst_klingo1_task_get_status (const GstKlingo1Task * task)
+{
+  return task->status;
+}
+
+gint
+gst_klingo1_task_get_progress (const GstKlingo1Task * task)
+{
+  return task->progress;
+}
+
+gint64
+gst_klingo1_task_get_created (const GstKlingo1Task * task)
+{
+  return task->created;
+}
+
+gint
+gst_klingo1_task_get_estimated_time (const GstKlingo1Task * task)
+{
+  return task->estimated_time;
+}
+
+const gchar *const *
+gst_klingo1_task_get_results (const GstKlingo1Task * task)
+{
+  return (const gchar * const *) task->results;
+}
+
+const gchar *
+gst_klingo1_task_get_error_code (const GstKlingo1Task * task)
+{
+  return task->error_code;
+}
+
+const gchar *
+gst_klingo1_task_get_error_message (const GstKlingo1Task * task)
+{
+  return task->error_message;
+}
+
+const gchar *
+gst_klingo1_task_get_error_type (const GstKlingo1Task * task)
+{
+  return task->error_type;
 }

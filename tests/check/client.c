@@ -10,6 +10,8 @@
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <libsoup/soup.h>
+#include "request-private.h"
+#include "task-private.h"
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
 #include <gst/klingo1/request.h>

@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <gst/check/gstcheck.h>
+#include "request-private.h"
 #include <gst/klingo1/request.h>
 #include <gst/klingo1/input.h>
 #include <gst/klingo1/store.h>

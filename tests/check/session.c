@@ -11,6 +11,8 @@
 #include <glib/gstdio.h>
 #include <gst/check/gstcheck.h>
 #include <libsoup/soup.h>
+#include "request-private.h"
+#include "task-private.h"
 #include <gst/klingo1/client.h>
 #include <gst/klingo1/error.h>
 

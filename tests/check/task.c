@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include <gst/check/gstcheck.h>
+#include "task-private.h"
 #include <gst/klingo1/task.h>
 #include <gst/klingo1/error.h>
 

@@ -3,6 +3,7 @@
  * with replay-main.c and run over the seed corpus as a test.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "task-private.h"
 #include <gst/klingo1/klingo1.h>
 
 int LLVMFuzzerTestOneInput (const guint8 * data, size_t size);

@@ -44,7 +44,7 @@ GstKlingo1Client *gst_klingo1_client_new (const gchar * api_url,
  * shared session of its new settings. */
 void  gst_klingo1_client_set_io_timeout (GstKlingo1Client * client,
                                          guint seconds);
-/* Retries of transient failures (default 4); 0 disables them (tests). */
+/* Retries of transient failures (default 4); 0 disables them. */
 void  gst_klingo1_client_set_max_retries (GstKlingo1Client * client,
                                           guint retries);
 

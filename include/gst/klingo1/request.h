@@ -34,37 +34,56 @@ typedef enum
 
 /**
  * GstKlingo1Request:
- * @model: which of the three models
- * @prompt: UTF-8 text, 1..5000 characters
- * @images: (element-type utf8): ordered inputs; each an http(s) URL, a
- *   file:// URI or a local path. image-to-video: 1 (first frame) or 2 (first,
- *   last). video-edit*: 0..4 reference images.
- * @video: the video to edit (URL, file:// URI or path); NULL for image-to-video
- * @aspect_ratio: image-to-video only; UNSET sends nothing
- * @duration: image-to-video only, seconds, 5 or 10; 0 means the default (5).
- *   Must be 0 for the edit models.
- * @keep_original_sound: edit models only (sent as keep_original_sound)
- * @callback_url: optional https URL, NULL when unset
  *
- * A plain value. Inputs are kept as the user gave them; the job replaces local
- * inputs with uploaded URLs in a copy before it is serialized.
+ * What to generate: the model, the prompt, the inputs and the options. A
+ * plain value, read and written through the accessors below. Inputs are kept
+ * as the user gave them (http(s) URLs, file:// URIs or local paths); the job
+ * replaces local inputs with uploaded URLs in a copy before it is sent.
  */
-typedef struct
-{
-  GstKlingo1Model model;
-  gchar *prompt;
-  GPtrArray *images;
-  gchar *video;
-  GstKlingo1AspectRatio aspect_ratio;
-  guint duration;
-  gboolean keep_original_sound;
-  gchar *callback_url;
-} GstKlingo1Request;
+typedef struct _GstKlingo1Request GstKlingo1Request;
 
 GstKlingo1Request *gst_klingo1_request_new (GstKlingo1Model model);
 GstKlingo1Request *gst_klingo1_request_copy (const GstKlingo1Request * req);
 void               gst_klingo1_request_free (GstKlingo1Request * req);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstKlingo1Request, gst_klingo1_request_free)
+
+/* Accessors. Strings are copied in and returned owned by the request. */
+GstKlingo1Model gst_klingo1_request_get_model (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_model (GstKlingo1Request * req,
+                                            GstKlingo1Model model);
+/* UTF-8 text, 1..5000 characters */
+const gchar *gst_klingo1_request_get_prompt (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_prompt (GstKlingo1Request * req,
+                                             const gchar * prompt);
+/* Ordered inputs. image-to-video: 1 (first frame) or 2 (first, last);
+ * video-edit*: 0..4 reference images. */
+guint        gst_klingo1_request_get_n_images (const GstKlingo1Request * req);
+const gchar *gst_klingo1_request_get_image (const GstKlingo1Request * req,
+                                            guint index);
+void         gst_klingo1_request_add_image (GstKlingo1Request * req,
+                                            const gchar * image);
+void         gst_klingo1_request_clear_images (GstKlingo1Request * req);
+/* The video to edit; NULL for image-to-video. */
+const gchar *gst_klingo1_request_get_video (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_video (GstKlingo1Request * req,
+                                            const gchar * video);
+/* image-to-video only; UNSET sends nothing */
+GstKlingo1AspectRatio gst_klingo1_request_get_aspect_ratio (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_aspect_ratio (GstKlingo1Request * req,
+                                                   GstKlingo1AspectRatio ar);
+/* image-to-video only, seconds, 5 or 10; 0 means the default (5). Must be 0
+ * for the edit models. */
+guint        gst_klingo1_request_get_duration (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_duration (GstKlingo1Request * req,
+                                               guint seconds);
+/* edit models only (sent as keep_original_sound); TRUE by default */
+gboolean     gst_klingo1_request_get_keep_original_sound (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_keep_original_sound (GstKlingo1Request * req,
+                                                          gboolean keep);
+/* optional https URL, NULL when unset */
+const gchar *gst_klingo1_request_get_callback_url (const GstKlingo1Request * req);
+void         gst_klingo1_request_set_callback_url (GstKlingo1Request * req,
+                                                   const gchar * url);
 
 const gchar *gst_klingo1_model_to_api_id (GstKlingo1Model model);
 gboolean     gst_klingo1_model_from_api_id (const gchar * id,

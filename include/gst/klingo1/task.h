@@ -23,30 +23,10 @@ typedef enum
 
 /**
  * GstKlingo1Task:
- * @id: task id
- * @model: model id as reported, may be NULL
- * @status: normalized: failed with error.code request_cancelled becomes CANCELLED
- * @progress: 0..100 (clamped)
- * @created: Unix seconds, 0 when absent
- * @estimated_time: task_info.estimated_time in seconds, -1 when absent
- * @results: (array zero-terminated=1): result URLs, NULL when none
- * @error_code: error.code as a string (integers are printed), or NULL
- * @error_message: error.message, or NULL
- * @error_type: error.type, or NULL
+ *
+ * A task as the API reported it, read through the accessors below.
  */
-typedef struct
-{
-  gchar *id;
-  gchar *model;
-  GstKlingo1TaskStatus status;
-  gint progress;
-  gint64 created;
-  gint estimated_time;
-  gchar **results;
-  gchar *error_code;
-  gchar *error_message;
-  gchar *error_type;
-} GstKlingo1Task;
+typedef struct _GstKlingo1Task GstKlingo1Task;
 
 /* Tolerant parse: unknown fields ignored, error.code string or integer,
  * status "cancelled" accepted. Fails (GST_KLINGO1_ERROR_PROTOCOL) on invalid
@@ -57,6 +37,27 @@ GstKlingo1Task *gst_klingo1_task_new_from_json (const gchar * data,
 GstKlingo1Task *gst_klingo1_task_copy (const GstKlingo1Task * task);
 void            gst_klingo1_task_free (GstKlingo1Task * task);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstKlingo1Task, gst_klingo1_task_free)
+
+/* Accessors; strings are owned by the task. */
+const gchar *gst_klingo1_task_get_id (const GstKlingo1Task * task);
+/* the model id as reported, may be NULL */
+const gchar *gst_klingo1_task_get_model (const GstKlingo1Task * task);
+/* normalized: failed with error.code request_cancelled is CANCELLED */
+GstKlingo1TaskStatus gst_klingo1_task_get_status (const GstKlingo1Task * task);
+/* 0..100 (clamped) */
+gint         gst_klingo1_task_get_progress (const GstKlingo1Task * task);
+/* Unix seconds, 0 when absent */
+gint64       gst_klingo1_task_get_created (const GstKlingo1Task * task);
+/* task_info.estimated_time in seconds (taken as the time left), -1 when
+ * absent */
+gint         gst_klingo1_task_get_estimated_time (const GstKlingo1Task * task);
+/* (array zero-terminated=1): result URLs, NULL when none */
+const gchar * const *gst_klingo1_task_get_results (const GstKlingo1Task * task);
+/* error.code as a string (integers are printed), error.message, error.type;
+ * NULL when absent */
+const gchar *gst_klingo1_task_get_error_code (const GstKlingo1Task * task);
+const gchar *gst_klingo1_task_get_error_message (const GstKlingo1Task * task);
+const gchar *gst_klingo1_task_get_error_type (const GstKlingo1Task * task);
 
 const gchar *gst_klingo1_task_status_to_string (GstKlingo1TaskStatus status);
 gboolean     gst_klingo1_task_status_is_final (GstKlingo1TaskStatus status);
