@@ -229,8 +229,8 @@ case_html () {
   entry=$(entry_dir)
   [ ! -e "$entry/clip.mp4" ] && ok "HTML result: not kept as the clip" \
     || fail "HTML result: kept as $entry/clip.mp4"
-  if [ -n "$(find "$entry" -name 'clip.mp4*' -size +0 -print -quit)" ]; then
-    fail "HTML result: bytes of the page left in the entry: $(ls -l "$entry" | tr '\n' ' ')"
+  if [ -s "$entry/clip.mp4.part" ]; then
+    fail "HTML result: $(stat -c %s "$entry/clip.mp4.part") bytes left in $entry/clip.mp4.part"
   fi
   gets=$(stat_of "$url" result_requests)
   # not replayed from the cache: fetched (and refused) again
