@@ -970,10 +970,19 @@ gst_klingo1_download_stop (GstKlingo1Download * dl)
   guint i;
 
   g_mutex_lock (&dl->lock);
-  if (dl->state == GST_KLINGO1_DOWNLOAD_RUNNING
-      || dl->state == GST_KLINGO1_DOWNLOAD_VERIFYING)
+  if (dl->state == GST_KLINGO1_DOWNLOAD_VERIFYING
+      || (dl->state == GST_KLINGO1_DOWNLOAD_RUNNING && is_complete (dl))) {
+    /* Every byte is here: the reader may have reached the end (basesrc
+     * ends the stream by itself at the known size) before the check and
+     * commit ran. Let them finish, so that the paid clip is kept; the
+     * transfer threads joined below do it. */
+    GST_DEBUG ("stopped with every byte held: finishing the check first");
+  } else if (dl->state == GST_KLINGO1_DOWNLOAD_RUNNING) {
     dl->state = GST_KLINGO1_DOWNLOAD_STOPPED;
-  g_cancellable_cancel (dl->stop);
+    g_cancellable_cancel (dl->stop);
+  } else {
+    g_cancellable_cancel (dl->stop);
+  }
   g_cond_broadcast (&dl->cond);
   threads = dl->threads;
   dl->threads = g_ptr_array_new ();

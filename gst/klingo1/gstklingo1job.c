@@ -553,6 +553,9 @@ verify_clip (int fd, guint64 size, gpointer user_data,
       g_unlink (gst_klingo1_store_entry_get_part_path (job->entry));
       g_unlink (gst_klingo1_store_entry_get_ranges_path (job->entry));
     }
+    /* the reader may have reached the end already (basesrc stops at the
+     * known size by itself): say it anyway, never a silent end */
+    emit_text (job, GST_KLINGO1_JOB_EVENT_DAMAGED, (*error)->message);
     return FALSE;
   }
 

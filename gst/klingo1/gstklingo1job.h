@@ -17,6 +17,7 @@ typedef enum
   GST_KLINGO1_JOB_EVENT_POLLED,         /* task: the latest state */
   GST_KLINGO1_JOB_EVENT_DOWNLOADING,    /* received/total bytes (any thread) */
   GST_KLINGO1_JOB_EVENT_DOWNLOADED,     /* the clip is complete and checked (any thread) */
+  GST_KLINGO1_JOB_EVENT_DAMAGED,        /* text: the complete clip failed its check (any thread) */
   GST_KLINGO1_JOB_EVENT_CACHED,         /* text: the cached clip played as is */
   GST_KLINGO1_JOB_EVENT_WARNING,        /* text: something the user should know */
 } GstKlingo1JobEventType;
@@ -31,8 +32,8 @@ typedef struct
   guint64 total;
 } GstKlingo1JobEvent;
 
-/* Called from the thread that runs the job, except DOWNLOADING and
- * DOWNLOADED, which come from the download's threads. */
+/* Called from the thread that runs the job, except DOWNLOADING, DOWNLOADED
+ * and DAMAGED, which come from the download's threads. */
 typedef void (*GstKlingo1JobEventFunc) (const GstKlingo1JobEvent * event,
                                         gpointer user_data);
 

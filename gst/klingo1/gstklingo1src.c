@@ -551,6 +551,10 @@ on_job_event (const GstKlingo1JobEvent * event, gpointer user_data)
           G_GUINT64_FORMAT " bytes)", event->total);
       set_status (src, "completed", 100, NULL);
       break;
+    case GST_KLINGO1_JOB_EVENT_DAMAGED:
+      set_status (src, "failed", -1, NULL);
+      GST_ELEMENT_ERROR (src, RESOURCE, READ, ("%s", event->text), (NULL));
+      break;
     case GST_KLINGO1_JOB_EVENT_CACHED:
       GST_INFO_OBJECT (src, "playing the cached clip %s", event->text);
       break;

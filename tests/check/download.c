@@ -307,6 +307,7 @@ typedef struct
 {
   guint verified;
   gboolean fail_verify;
+  guint verify_delay_ms;
   gchar *fresh_url;
 } Hooks;
 
@@ -316,6 +317,8 @@ verify_cb (int fd, guint64 size, gpointer user_data,
 {
   Hooks *h = user_data;
 
+  if (h->verify_delay_ms)
+    g_usleep (h->verify_delay_ms * 1000);
   h->verified++;
   if (h->fail_verify) {
     g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
@@ -647,6 +650,36 @@ GST_START_TEST (test_resume_from_ranges)
 
 GST_END_TEST;
 
+/* The reader got every byte and the application stops at once (basesrc
+ * ends the stream by itself at the known size, and gst-launch goes to NULL
+ * at EOS): the check and commit still run, so the paid clip is kept. */
+GST_START_TEST (test_stop_right_after_the_last_byte_keeps_the_clip)
+{
+  Hooks h = {.verify_delay_ms = 200 };
+  g_autoptr (GstKlingo1Download) dl = new_download ("bps=20000000", "m.mp4",
+      &h);
+  g_autoptr (GError) error = NULL;
+  g_autofree guint8 *buf = NULL;
+  guint64 size, have = 0;
+
+  fail_unless (gst_klingo1_download_start (dl, &error));
+  fail_unless (gst_klingo1_download_wait_size (dl, &size, NULL, &error));
+  buf = g_malloc (size);
+  while (have < size) {
+    gssize n = gst_klingo1_download_read (dl, have, buf + have, size - have,
+        NULL, &error);
+    g_assert_no_error (error);
+    fail_unless (n > 0);
+    have += n;
+  }
+  gst_klingo1_download_stop (dl);
+  fail_unless_equals_int (h.verified, 1);
+  fail_unless_equals_int (gst_klingo1_download_get_state (dl),
+      GST_KLINGO1_DOWNLOAD_COMPLETE);
+}
+
+GST_END_TEST;
+
 typedef struct
 {
   GCancellable *cancellable;
@@ -710,6 +743,7 @@ download_suite (void)
   tcase_add_test (tc, test_failed_check_is_no_end_of_stream);
   tcase_add_test (tc, test_resume_from_ranges);
   tcase_add_test (tc, test_waiting_reader_is_cancellable);
+  tcase_add_test (tc, test_stop_right_after_the_last_byte_keeps_the_clip);
   suite_add_tcase (s, tc);
   return s;
 }
