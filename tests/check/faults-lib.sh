@@ -196,6 +196,19 @@ expect_error () {
   ok "$what: failed with klingo1src's error"
 }
 
+# expect_error_not WHAT REGEX...: klingo1src's first error says none of
+# these (say, a claim that does not hold)
+expect_error_not () {
+  local what=$1 first re
+  shift
+  first=$(grep -a -m1 '^ERROR: from element' "$log" || true)
+  for re in "$@"; do
+    if grep -qaiE -- "$re" <<< "$first"; then
+      fail "$what: the error says /$re/, which is not so: $first"
+    fi
+  done
+}
+
 # expect_within WHAT SECONDS
 expect_within () {
   if awk -v s="$secs" -v l="$2" 'BEGIN { exit !(s <= l) }'; then

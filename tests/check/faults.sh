@@ -483,6 +483,16 @@ case_create () {
     || fail "create answered 500: keys '$k1' then '$k2'"
   expect_eq "create answered 500: creates" "$(stat_of "$url" creates)" 0
 
+  # 429 makes no task: the create is retried (the only create that is),
+  # until the deadline; the error must not speak of a task that goes on
+  cache="$work/cache-create-429"
+  run_src create-429 -- prompt="Rate limited [http:429]" timeout=2
+  expect_error "create answered 429 until the timeout" "timeout|429"
+  expect_error_not "create answered 429 until the timeout" "task +did" \
+    "goes on at the API" "resumes it"
+  expect_within "create answered 429 until the timeout" 10
+  expect_eq "create answered 429: creates" "$(stat_of "$url" creates)" 0
+
   # the answer is lost (connection closed); the re-run gets the task back
   cache="$work/cache-create-lost"
   run_src lost -- prompt="Lost answer [lose-create-answer-once]"
