@@ -54,6 +54,7 @@ case_utf8 () {
     fi
     expect_success "non-UTF-8 image, run $n"
     expect_same "non-UTF-8 image, run $n" "$out"
+    expect_kept "non-UTF-8 image, run $n" || true
     expect_eq "non-UTF-8 image, run $n: creates" "$(stat_of "$url" creates)" $n
     expect_eq "non-UTF-8 image, run $n: uploads" "$(stat_of "$url" uploads)" $n
     if iconv -f UTF-8 -t UTF-8 "$log" > /dev/null 2>&1; then
@@ -150,6 +151,7 @@ case_poll_trickle () {
     ! filesink location="$work/poll-trickle.mp4"
   expect_success "poll at 1 byte/s, re-run"
   expect_same "poll at 1 byte/s, re-run" "$work/poll-trickle.mp4"
+  expect_kept "poll at 1 byte/s, re-run" || true
   expect_eq "poll at 1 byte/s: creates" "$(stat_of "$url" creates)" 1
 }
 
@@ -186,11 +188,13 @@ case_stall () {
   # io-timeout=2: the stalled transfer is dropped and the rest fetched with
   # Range, well within the deadline
   local ranges=$(stat_of "$url" range_requests)
+  cache="$work/cache-stall-retry"
   run_src stall-retry -- prompt="Stalled result, retried [result-stall]" \
     io-timeout=2 timeout=20 ! filesink location="$work/stall.mp4"
   expect_success "stalled result, io-timeout=2"
   expect_same "stalled result, io-timeout=2" "$work/stall.mp4"
   expect_within "stalled result, io-timeout=2" 15
+  expect_kept "stalled result, io-timeout=2" || true
   if [ "$(stat_of "$url" range_requests)" -gt "$ranges" ]; then
     ok "stalled result: resumed with Range"
   else
@@ -212,10 +216,12 @@ case_lie () {
     "timeout|did not finish|closed|terminated"
   expect_within "result cut at its middle every time" 15
   # cut once: the rest is fetched with Range
+  cache="$work/cache-lie-once"
   run_src lie-once -- prompt="Lying once [result-lie-once]" io-timeout=2 timeout=20 \
     ! filesink location="$work/lie-once.mp4"
   expect_success "result cut once"
   expect_same "result cut once" "$work/lie-once.mp4"
+  expect_kept "result cut once" || true
   expect_eq "cut results: creates" "$(stat_of "$url" creates)" 2
 }
 
@@ -353,6 +359,7 @@ case_links () {
       ! filesink location="$work/link-$s.mp4"
     expect_success "first link $s"
     expect_same "first link $s" "$work/link-$s.mp4"
+    expect_kept "first link $s" || true
     if [ "$(stat_of "$url" result_requests)" -ge $((gets + 2)) ]; then
       ok "first link $s: the fresh link was used"
     else
@@ -505,6 +512,7 @@ case_create () {
     ! filesink location="$work/lost.mp4"
   expect_success "create answer lost, re-run"
   expect_same "create answer lost, re-run" "$work/lost.mp4"
+  expect_kept "create answer lost, re-run" || true
   expect_eq "create answer lost, re-run: creates" "$(stat_of "$url" creates)" 1
 
   # An API that ignores Idempotency-Key: the re-run pays a second task. This
@@ -530,6 +538,7 @@ case_poll_html () {
     ! filesink location="$work/poll-html.mp4"
   expect_success "3 polls answered with HTML"
   expect_same "3 polls answered with HTML" "$work/poll-html.mp4"
+  expect_kept "3 polls answered with HTML" || true
   expect_eq "polls answered with HTML: creates" "$(stat_of "$url" creates)" 1
 }
 
@@ -544,6 +553,7 @@ case_outage () {
     ! filesink location="$work/outage.mp4"
   expect_success "20 s outage, timeout=60"
   expect_same "20 s outage, timeout=60" "$work/outage.mp4"
+  expect_kept "20 s outage, timeout=60" || true
   if grep -qa "^WARNING: from element .*klingo1src.*unreachable" "$log"; then
     ok "20 s outage: a warning says the API is unreachable"
   else
@@ -567,6 +577,7 @@ case_outage_timeout () {
     ! filesink location="$work/outage-resume.mp4"
   expect_success "20 s outage, re-run"
   expect_same "20 s outage, re-run" "$work/outage-resume.mp4"
+  expect_kept "20 s outage, re-run" || true
   expect_eq "20 s outage, re-run: creates" "$(stat_of "$url" creates)" 1
 }
 
