@@ -19,12 +19,13 @@ hang_limit=40
 mkdir -p "$work/tmp" "$work/emutmp"
 export KLINGO1_API_KEY="$key"
 
+# Only processes this script started are stopped, each by the shell that
+# started it: the cases (subshells) by the main shell, emulators and
+# gst-launch-1.0 runs by their case.
 cleanup () {
   local pid
-  if [ -f "$work/pids" ]; then
-    while read -r pid; do kill -9 "$pid" 2>/dev/null || true; done < "$work/pids"
-  fi
-  jobs -p | xargs -r kill -9 2>/dev/null || true
+  for pid in $(jobs -p); do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   # KLINGO1_FAULTS_KEEP=1 keeps the logs and caches for a post-mortem
   if [ -n "${KLINGO1_FAULTS_KEEP:-}" ]; then
     echo "kept: $work"
@@ -33,6 +34,24 @@ cleanup () {
   fi
 }
 trap cleanup EXIT
+trap 'exit 1' TERM INT
+
+emu_pids=()
+launch_pid=""
+# The EXIT trap of a case: its gst-launch-1.0 run, if one is under way, and
+# its emulators (SIGTERM: they exit cleanly and remove their directories).
+stop_children () {
+  local pid
+  [ -n "$launch_pid" ] && kill -9 "$launch_pid" 2>/dev/null || true
+  for pid in "${emu_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${emu_pids[@]}"; do
+    # an emulator that does not stop within 5 s is not this test's subject
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  emu_pids=()
+}
 
 # The failures of the current case, counted in its own shell.
 failures=0
@@ -53,7 +72,7 @@ emu_start () {
   TMPDIR="$work/emutmp" "$KLINGO1_EMULATOR" --port 0 --key "$key" \
     --task-seconds 0.3 --result-file "$work/result.mp4" "$@" \
     > "$out" 2> "$out.err" &
-  echo $! >> "$work/pids"
+  emu_pids+=($!)
   for i in $(seq 100); do
     [ -s "$out" ] && break
     sleep 0.1
@@ -105,6 +124,7 @@ run_src () {
   env TMPDIR="$work/tmp" "${run_env[@]}" stdbuf -oL -eL gst-launch-1.0 \
     "${opts[@]}" klingo1src "${base[@]}" "${props[@]}" > "$log" 2>&1 &
   pid=$!
+  launch_pid=$pid
   errored=""
   while kill -0 "$pid" 2>/dev/null; do
     if grep -qa "Caught SIG" "$log" 2>/dev/null; then
@@ -133,6 +153,7 @@ run_src () {
   done
   rc=0
   wait "$pid" || rc=$?
+  launch_pid=""
   secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   echo "run $name: exit $rc after $secs s"
   sed 's/^/    /' "$log" | grep -a -e 'ERROR' -e 'WARNING' -e 'Caught' | head -n 6 | cut -c1-400 || true

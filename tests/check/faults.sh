@@ -622,6 +622,8 @@ cases=("${@:-${all_cases[@]}}")
 for c in "${cases[@]}"; do
   c=case_${c#case_}
   (
+    trap 'exit 1' TERM INT
+    trap stop_children EXIT
     "$c"
     echo "-- $c: $failures failure(s)"
     [ "$failures" = 0 ]
