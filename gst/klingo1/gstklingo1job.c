@@ -63,6 +63,7 @@ struct _GstKlingo1Job
   GstKlingo1Download *download;
   gchar *tmp_path;              /* cache disabled: the growing file */
   gboolean submitted_only;
+  gboolean cache_damaged;       /* the kept clip failed its checksum */
 };
 
 static void
@@ -157,12 +158,17 @@ deadline_passed (GstKlingo1Job * job, GError ** error)
   if (job->deadline == 0 || g_get_monotonic_time () < job->deadline)
     return FALSE;
 
-  g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_TIMEOUT,
-      "timeout: task %s did not finish in time; it goes on at the API and "
-      "running the same request again resumes it",
-      job->task_id ? job->task_id : "");
-  if (job->task_id)
+  if (job->task_id) {
+    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_TIMEOUT,
+        "timeout: task %s did not finish in time; it goes on at the API and "
+        "running the same request again resumes it", job->task_id);
     gst_klingo1_error_set_task_id (*error, job->task_id);
+  } else {
+    g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_TIMEOUT,
+        "timeout: the deadline passed before a task was created; running "
+        "the same request again tries again (with the same Idempotency-Key, "
+        "so that a create that did reach the API is not paid twice)");
+  }
   gst_klingo1_error_set_field (*error, "timeout");
   return TRUE;
 }
@@ -750,6 +756,10 @@ run (GstKlingo1Job * job, GError ** error)
       case GST_KLINGO1_CLIP_DAMAGED:
         /* fetched again below while the task's link lives */
         damaged = TRUE;
+        job->cache_damaged = TRUE;
+        emit_text (job, GST_KLINGO1_JOB_EVENT_WARNING, "The cached clip no "
+            "longer matches its checksum (it was damaged); fetching it "
+            "again from its task");
         g_clear_error (error);
         break;
       default:
@@ -845,6 +855,14 @@ gst_klingo1_job_run (GstKlingo1Job * job, GCancellable * cancellable,
   if (!ok && *error && (*error)->domain == GST_KLINGO1_ERROR && job->task_id
       && !gst_klingo1_error_get_task_id (*error))
     gst_klingo1_error_set_task_id (*error, job->task_id);
+  if (!ok && job->cache_damaged && *error
+      && !g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+    gchar *text = g_strdup_printf ("The cached clip was damaged (it no longer "
+        "matches its checksum) and could not be fetched again: %s",
+        (*error)->message);
+    g_free ((*error)->message);
+    (*error)->message = text;
+  }
   job->cancellable = NULL;
   return ok;
 }
@@ -880,11 +898,15 @@ gst_klingo1_job_read (GstKlingo1Job * job, guint64 offset, guint8 * buf,
   gssize n;
 
   if (job->download) {
+    GError *err = NULL;
+
     n = gst_klingo1_download_read (job->download, offset, buf, len,
-        cancellable, error);
-    if (n < 0 && g_error_matches (*error, GST_KLINGO1_ERROR,
-            GST_KLINGO1_ERROR_EXPIRED))
-      mark_lost (job, *error);
+        cancellable, &err);
+    if (n < 0) {
+      if (g_error_matches (err, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_EXPIRED))
+        mark_lost (job, err);
+      g_propagate_error (error, err);
+    }
     return n;
   }
   if (job->clip_fd < 0)

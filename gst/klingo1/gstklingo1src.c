@@ -749,7 +749,12 @@ fail (GstKlingo1Src * src, const GError * error)
   set_status (src, "failed", -1, NULL);
   post_progress (src, GST_PROGRESS_TYPE_ERROR, "error", error->message, -1);
   post_error (src, error);
-  return GST_FLOW_ERROR;
+  /* Our error, posted above, says everything. GST_FLOW_ERROR would add
+   * basesrc's "Internal data stream error", and an EOS after which qtdemux
+   * posts "no playable streams" (or, pulling, its own flow error): errors
+   * that bury the cause, and with which gst-launch-1.0 sometimes loses track
+   * and hangs. FLUSHING stops the streaming threads without a word. */
+  return GST_FLOW_FLUSHING;
 }
 
 /* Runs the job in the streaming thread, the first time data is asked for,

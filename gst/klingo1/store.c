@@ -320,6 +320,9 @@ set_stat_members (JsonObject * object, const struct stat *st)
 {
   json_object_set_int_member (object, "size", st->st_size);
   json_object_set_int_member (object, "mtime_ns", stat_mtime_ns (st));
+  /* a write that puts the mtime back (touch -r, a careless copy tool) still
+   * moves the ctime */
+  json_object_set_int_member (object, "ctime_ns", stat_ctime_ns (st));
   json_object_set_int_member (object, "ino", (gint64) st->st_ino);
   json_object_set_int_member (object, "dev", (gint64) st->st_dev);
 }
@@ -327,13 +330,15 @@ set_stat_members (JsonObject * object, const struct stat *st)
 static gboolean
 stat_members_match (JsonObject * object, const struct stat *st)
 {
-  gint64 size, mtime_ns, ino, dev;
+  gint64 size, mtime_ns, ctime_ns, ino, dev;
 
   return get_int_member (object, "size", &size)
       && get_int_member (object, "mtime_ns", &mtime_ns)
+      && get_int_member (object, "ctime_ns", &ctime_ns)
       && get_int_member (object, "ino", &ino)
       && get_int_member (object, "dev", &dev)
       && size == (gint64) st->st_size && mtime_ns == stat_mtime_ns (st)
+      && ctime_ns == stat_ctime_ns (st)
       && (guint64) ino == (guint64) st->st_ino
       && (guint64) dev == (guint64) st->st_dev;
 }
