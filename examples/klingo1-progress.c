@@ -132,7 +132,9 @@ main (int argc, char **argv)
   }
   g_object_set_property (G_OBJECT (src), "images", &images);
   g_value_unset (&images);
-  g_object_set (src, "prompt", argv[2], "poll-interval", 2.0, NULL);
+  /* poll-interval stays 0: the element sleeps until shortly before the
+   * task's estimated end, then reads its status often. */
+  g_object_set (src, "prompt", argv[2], NULL);
   gst_object_unref (src);
   {
     GstElement *out = gst_bin_get_by_name (GST_BIN (app.pipeline), "out");
