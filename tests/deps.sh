@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what building and testing gst-klingo1 needs on Debian 12, when it
 # is missing. Sourced by tests/run.sh and examples/quickstart.sh.
 klingo1_packages=(

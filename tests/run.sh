@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Installs what is missing, builds, and runs the whole test suite.
 #   tests/run.sh            # everything
 #   tests/run.sh klingo1src # only the named meson tests

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # klingo1, the command-line tool over klingo1src, against the emulator:
 # generate (checked with gst-discoverer-1.0, then served from the cache),
 # error details, Ctrl-C and resume, submit, status, tasks, credits, and batch:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Two processes started together with the same request create one task.
 . "$(dirname "$0")/lib.sh"
 emulator_start 2

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared by the shell tests: starts klingo1-emulator, reads its stats.
 # Expects KLINGO1_EMULATOR and GST_PLUGIN_PATH from meson's test environment.
 set -euo pipefail

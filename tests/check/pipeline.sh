@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Whole pipelines with gst-launch-1.0: an image-to-video clip written to MP4
 # and checked with gst-discoverer-1.0; a video edit of local files with -m,
 # showing progress.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # kill -9 while polling, then a re-run: one create in total; a re-run after
 # success: zero API calls.
 . "$(dirname "$0")/lib.sh"

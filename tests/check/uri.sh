@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # klingo1:// URIs through the stock tools (playbin, gst-play, uridecodebin,
 # urisourcebin, gst-discoverer, ges-launch): one create per distinct request
 # however many sources they make; the task form attaches with no create; keys

@@ -1,4 +1,5 @@
 /* klingo1-emulator: media rendering (image-to-video and video edit)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Everything here is deterministic: the same inputs always give the same
  * frames, so tests can compare results between runs if they want to.

@@ -1,4 +1,5 @@
 /* klingo1-emulator: media rendering (image-to-video and video edit)
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The functions here are synchronous and meant to run in a worker thread:
  * they build short GStreamer pipelines and wait on their bus with a bounded

@@ -1,4 +1,5 @@
 /* klingo1-emulator: a fake Kling O1 (EvoLink) server on loopback.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * It implements the parts of the EvoLink API the gst-klingo1 client uses
  * (video generation tasks, task polling, result links, stream upload of

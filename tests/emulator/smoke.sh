@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # End-to-end smoke test of klingo1-emulator with curl and the gst tools.
 #
 # Usage: smoke.sh [path/to/klingo1-emulator]
