@@ -1586,6 +1586,60 @@ gst_klingo1_store_hash_file (GstKlingo1Store * store, const gchar * path,
 
 /* Listing */
 
+/* One listed entry. */
+struct _GstKlingo1StoreEntryInfo
+{
+  gchar *key;
+  gchar *task_id;
+  gchar *api_url;
+  gchar *state;
+  gchar *clip_path;
+  gint64 modified;
+  gchar *lost_reason;
+};
+
+const gchar *
+gst_klingo1_store_entry_info_get_key (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->key;
+}
+
+const gchar *
+gst_klingo1_store_entry_info_get_task_id (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->task_id;
+}
+
+const gchar *
+gst_klingo1_store_entry_info_get_api_url (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->api_url;
+}
+
+const gchar *
+gst_klingo1_store_entry_info_get_state (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->state;
+}
+
+const gchar *
+gst_klingo1_store_entry_info_get_clip_path (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->clip_path;
+}
+
+gint64
+gst_klingo1_store_entry_info_get_modified (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->modified;
+}
+
+const gchar *
+gst_klingo1_store_entry_info_get_lost_reason (const GstKlingo1StoreEntryInfo * info)
+{
+  return info->lost_reason;
+}
+
 void
 gst_klingo1_store_entry_info_free (GstKlingo1StoreEntryInfo * info)
 {

@@ -74,28 +74,28 @@ k1_cmd_tasks (gint argc, gchar ** argv)
   }
   for (i = 0; i < list->len; i++) {
     GstKlingo1StoreEntryInfo *info = g_ptr_array_index (list, i);
-    g_autofree gchar *age = format_age (info->modified);
+    g_autofree gchar *age = format_age (gst_klingo1_store_entry_info_get_modified (info));
 
-    w_state = MAX (w_state, strlen (info->state));
+    w_state = MAX (w_state, strlen (gst_klingo1_store_entry_info_get_state (info)));
     w_age = MAX (w_age, strlen (age));
-    w_task = MAX (w_task, info->task_id ? strlen (info->task_id) : 1);
+    w_task = MAX (w_task, gst_klingo1_store_entry_info_get_task_id (info) ? strlen (gst_klingo1_store_entry_info_get_task_id (info)) : 1);
   }
   g_print ("%-*s  %-*s  %-*s  %s\n", w_state, "STATE", w_age, "AGE", w_task,
       "TASK", "CLIP / ENTRY");
   for (i = 0; i < list->len; i++) {
     GstKlingo1StoreEntryInfo *info = g_ptr_array_index (list, i);
-    g_autofree gchar *age = format_age (info->modified);
+    g_autofree gchar *age = format_age (gst_klingo1_store_entry_info_get_modified (info));
     g_autofree gchar *entry = NULL;
 
-    if (info->clip_path == NULL)
-      entry = g_build_filename (store_dir, "tasks", info->key, NULL);
-    g_print ("%-*s  %-*s  %-*s  %s\n", w_state, info->state, w_age, age,
-        w_task, info->task_id ? info->task_id : "-",
-        info->clip_path ? info->clip_path : entry);
+    if (gst_klingo1_store_entry_info_get_clip_path (info) == NULL)
+      entry = g_build_filename (store_dir, "tasks", gst_klingo1_store_entry_info_get_key (info), NULL);
+    g_print ("%-*s  %-*s  %-*s  %s\n", w_state, gst_klingo1_store_entry_info_get_state (info), w_age, age,
+        w_task, gst_klingo1_store_entry_info_get_task_id (info) ? gst_klingo1_store_entry_info_get_task_id (info) : "-",
+        gst_klingo1_store_entry_info_get_clip_path (info) ? gst_klingo1_store_entry_info_get_clip_path (info) : entry);
     /* Why a paid task cannot give its clip any more, and what to do. */
-    if (info->lost_reason)
+    if (gst_klingo1_store_entry_info_get_lost_reason (info))
       g_print ("%-*s  %s (--refresh generates it again, and pays again)\n",
-          w_state + w_age + w_task + 4, "", info->lost_reason);
+          w_state + w_age + w_task + 4, "", gst_klingo1_store_entry_info_get_lost_reason (info));
   }
   return K1_EXIT_OK;
 }

@@ -1338,7 +1338,7 @@ find_info (GPtrArray * infos, const gchar * key)
   for (i = 0; i < infos->len; i++) {
     GstKlingo1StoreEntryInfo *info = g_ptr_array_index (infos, i);
 
-    if (strcmp (info->key, key) == 0)
+    if (strcmp (gst_klingo1_store_entry_info_get_key (info), key) == 0)
       return info;
   }
   return NULL;
@@ -1412,52 +1412,59 @@ GST_START_TEST (test_list_entries)
 
     info = find_info (infos, KEY_PENDING);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "pending");
-    fail_unless_equals_string (info->task_id, "t-pending");
-    fail_unless_equals_string (info->api_url, "https://api.example.com");
-    fail_unless (info->clip_path == NULL);
-    fail_unless (info->lost_reason == NULL);
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "pending");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_task_id (info), "t-pending");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_api_url
+        (info), "https://api.example.com");
+    fail_unless (gst_klingo1_store_entry_info_get_clip_path (info) == NULL);
+    fail_unless (gst_klingo1_store_entry_info_get_lost_reason (info) == NULL);
 
     info = find_info (infos, KEY_DONE);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "done");
-    fail_unless_equals_string (info->task_id, "t-done");
-    fail_unless_equals_string (info->clip_path,
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "done");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_task_id (info), "t-done");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_clip_path (info),
         gst_klingo1_store_entry_get_clip_path (done));
 
     info = find_info (infos, KEY_LOST);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "lost");
-    fail_unless_equals_string (info->task_id, "t-lost");
-    fail_unless_equals_string (info->lost_reason, "link expired");
-    fail_unless (info->clip_path == NULL);
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "lost");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_task_id (info), "t-lost");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_lost_reason
+        (info), "link expired");
+    fail_unless (gst_klingo1_store_entry_info_get_clip_path (info) == NULL);
 
     info = find_info (infos, KEY_DAMAGED);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "damaged");
-    fail_unless (info->task_id == NULL);
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "damaged");
+    fail_unless (gst_klingo1_store_entry_info_get_task_id (info) == NULL);
 
     info = find_info (infos, KEY_CREATING);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "pending");
-    fail_unless (info->task_id == NULL);
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "pending");
+    fail_unless (gst_klingo1_store_entry_info_get_task_id (info) == NULL);
 
     info = find_info (infos, KEY_BAD_CLIP);
     fail_unless (info != NULL);
-    fail_unless_equals_string (info->state, "damaged");
-    fail_unless_equals_string (info->task_id, "t-bad");
-    fail_unless (info->clip_path == NULL);
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_state (info), "damaged");
+    fail_unless_equals_string (gst_klingo1_store_entry_info_get_task_id (info), "t-bad");
+    fail_unless (gst_klingo1_store_entry_info_get_clip_path (info) == NULL);
 
     fail_unless (find_info (infos, KEY_EMPTY) == NULL);
 
     /* newest first, times in Unix seconds */
     for (i = 0; i < infos->len; i++) {
+      gint64 modified;
+
       info = g_ptr_array_index (infos, i);
-      fail_unless (info->modified >= now - 5 && info->modified <= now + 5,
-          "%s: modified %" G_GINT64_FORMAT, info->key, info->modified);
+      modified = gst_klingo1_store_entry_info_get_modified (info);
+
+      fail_unless (modified >= now - 5 && modified <= now + 5,
+          "%s: modified %" G_GINT64_FORMAT,
+          gst_klingo1_store_entry_info_get_key (info), modified);
       if (i > 0)
-        fail_unless (info->modified <= ((GstKlingo1StoreEntryInfo *)
-                g_ptr_array_index (infos, i - 1))->modified);
+        fail_unless (modified <= gst_klingo1_store_entry_info_get_modified
+            (g_ptr_array_index (infos, i - 1)));
     }
   }
 

@@ -190,28 +190,27 @@ gchar   *gst_klingo1_store_hash_file (GstKlingo1Store * store,
 
 /**
  * GstKlingo1StoreEntryInfo:
- * @key: the entry's key (directory name under tasks/)
- * @task_id: (nullable): the journaled task id
- * @api_url: (nullable): the API URL the task was created on
- * @state: "done" (a clip is there), "lost" (paid, then lost), "damaged" (a
+ *
+ * One entry of the store, as a listing shows it, read through the accessors
+ * below (strings are owned by the info):
+ * - key: the entry's key (directory name under tasks/)
+ * - task id, API URL (nullable): the journaled task and where it was created
+ * - state: "done" (a clip is there), "lost" (paid, then lost), "damaged" (a
  *   damaged journal or create key, or a clip set aside as damaged) or
  *   "pending" (a task or a create in flight, no clip yet)
- * @clip_path: (nullable): the clip, when done
- * @modified: last change of the entry, Unix time in seconds
- * @lost_reason: (nullable): why the task is lost
- *
- * One entry of the store, as a listing shows it.
+ * - clip path (nullable): the clip, when done
+ * - modified: last change of the entry, Unix time in seconds
+ * - lost reason (nullable): why the task is lost
  */
-typedef struct
-{
-  gchar *key;
-  gchar *task_id;
-  gchar *api_url;
-  gchar *state;
-  gchar *clip_path;
-  gint64 modified;
-  gchar *lost_reason;
-} GstKlingo1StoreEntryInfo;
+typedef struct _GstKlingo1StoreEntryInfo GstKlingo1StoreEntryInfo;
+
+const gchar *gst_klingo1_store_entry_info_get_key (const GstKlingo1StoreEntryInfo * info);
+const gchar *gst_klingo1_store_entry_info_get_task_id (const GstKlingo1StoreEntryInfo * info);
+const gchar *gst_klingo1_store_entry_info_get_api_url (const GstKlingo1StoreEntryInfo * info);
+const gchar *gst_klingo1_store_entry_info_get_state (const GstKlingo1StoreEntryInfo * info);
+const gchar *gst_klingo1_store_entry_info_get_clip_path (const GstKlingo1StoreEntryInfo * info);
+gint64       gst_klingo1_store_entry_info_get_modified (const GstKlingo1StoreEntryInfo * info);
+const gchar *gst_klingo1_store_entry_info_get_lost_reason (const GstKlingo1StoreEntryInfo * info);
 
 void gst_klingo1_store_entry_info_free (GstKlingo1StoreEntryInfo * info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GstKlingo1StoreEntryInfo,
