@@ -74,28 +74,36 @@ k1_cmd_tasks (gint argc, gchar ** argv)
   }
   for (i = 0; i < list->len; i++) {
     GstKlingo1StoreEntryInfo *info = g_ptr_array_index (list, i);
-    g_autofree gchar *age = format_age (gst_klingo1_store_entry_info_get_modified (info));
+    const gchar *task = gst_klingo1_store_entry_info_get_task_id (info);
+    g_autofree gchar *age =
+        format_age (gst_klingo1_store_entry_info_get_modified (info));
 
-    w_state = MAX (w_state, strlen (gst_klingo1_store_entry_info_get_state (info)));
+    w_state = MAX (w_state,
+        strlen (gst_klingo1_store_entry_info_get_state (info)));
     w_age = MAX (w_age, strlen (age));
-    w_task = MAX (w_task, gst_klingo1_store_entry_info_get_task_id (info) ? strlen (gst_klingo1_store_entry_info_get_task_id (info)) : 1);
+    w_task = MAX (w_task, task ? strlen (task) : 1);
   }
   g_print ("%-*s  %-*s  %-*s  %s\n", w_state, "STATE", w_age, "AGE", w_task,
       "TASK", "CLIP / ENTRY");
   for (i = 0; i < list->len; i++) {
     GstKlingo1StoreEntryInfo *info = g_ptr_array_index (list, i);
-    g_autofree gchar *age = format_age (gst_klingo1_store_entry_info_get_modified (info));
+    const gchar *task = gst_klingo1_store_entry_info_get_task_id (info);
+    const gchar *clip = gst_klingo1_store_entry_info_get_clip_path (info);
+    const gchar *lost = gst_klingo1_store_entry_info_get_lost_reason (info);
+    g_autofree gchar *age =
+        format_age (gst_klingo1_store_entry_info_get_modified (info));
     g_autofree gchar *entry = NULL;
 
-    if (gst_klingo1_store_entry_info_get_clip_path (info) == NULL)
-      entry = g_build_filename (store_dir, "tasks", gst_klingo1_store_entry_info_get_key (info), NULL);
-    g_print ("%-*s  %-*s  %-*s  %s\n", w_state, gst_klingo1_store_entry_info_get_state (info), w_age, age,
-        w_task, gst_klingo1_store_entry_info_get_task_id (info) ? gst_klingo1_store_entry_info_get_task_id (info) : "-",
-        gst_klingo1_store_entry_info_get_clip_path (info) ? gst_klingo1_store_entry_info_get_clip_path (info) : entry);
+    if (clip == NULL)
+      entry = g_build_filename (store_dir, "tasks",
+          gst_klingo1_store_entry_info_get_key (info), NULL);
+    g_print ("%-*s  %-*s  %-*s  %s\n", w_state,
+        gst_klingo1_store_entry_info_get_state (info), w_age, age, w_task,
+        task ? task : "-", clip ? clip : entry);
     /* Why a paid task cannot give its clip any more, and what to do. */
-    if (gst_klingo1_store_entry_info_get_lost_reason (info))
+    if (lost)
       g_print ("%-*s  %s (--refresh generates it again, and pays again)\n",
-          w_state + w_age + w_task + 4, "", gst_klingo1_store_entry_info_get_lost_reason (info));
+          w_state + w_age + w_task + 4, "", lost);
   }
   return K1_EXIT_OK;
 }
