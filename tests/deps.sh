@@ -9,6 +9,10 @@ klingo1_packages=(
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-base-apps gstreamer1.0-plugins-good
   gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav
   curl
+  # klingo1:// in GES timelines (tests/check/uri.sh, examples)
+  ges1.0-tools
+  # the Python example (examples/generate_many.py) with Debian's python3
+  python3 python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-plugins-base-1.0
 )
 
 klingo1_install_deps () {
