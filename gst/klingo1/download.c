@@ -14,12 +14,15 @@
  * One lock guards the map and the fetcher list; one condition wakes readers
  * (and is broadcast when their cancellable fires, so every wait can be cut).
  */
+/* fallocate() */
+#define _GNU_SOURCE
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -33,7 +36,9 @@
 GST_DEBUG_CATEGORY_STATIC (klingo1_download_debug);
 #define GST_CAT_DEFAULT klingo1_download_debug
 
-#define CHUNK_SIZE (128 * 1024)
+/* Large enough that a fast transfer is a few syscalls and wake-ups per
+ * megabyte (the benchmark measured 128 KiB costing 20 % more CPU). */
+#define CHUNK_SIZE (1024 * 1024)
 /* At most this many transfers of one clip at once. */
 #define MAX_FETCHERS 4
 /* A read this far ahead of a transfer's front (or more than a second of
@@ -459,6 +464,13 @@ set_total_locked (GstKlingo1Download * dl, guint64 total, GError ** error)
   GST_DEBUG ("size: %" G_GUINT64_FORMAT " bytes", total);
   dl->total = total;
   dl->total_known = TRUE;
+  /* Reserve the blocks at once: allocating them write by write is most of
+   * the CPU a fast download costs. KEEP_SIZE: the file's size must not run
+   * ahead of its data (an older part file without a ranges map counts its
+   * size as held). */
+  if (dl->fd >= 0 && total > 0
+      && fallocate (dl->fd, FALLOC_FL_KEEP_SIZE, 0, total) != 0)
+    GST_DEBUG ("no preallocation: %s", g_strerror (errno));
   g_cond_broadcast (&dl->cond);
   return TRUE;
 }

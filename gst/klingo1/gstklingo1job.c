@@ -86,26 +86,39 @@ gst_klingo1_job_new (const GstKlingo1Settings * settings,
     GstKlingo1JobEventFunc on_event, gpointer user_data)
 {
   GstKlingo1Job *job = g_new0 (GstKlingo1Job, 1);
-  GstKlingo1HttpConfig http;
 
-  gst_klingo1_http_config_init (&http);
   gst_klingo1_settings_copy (settings, &job->settings);
   job->on_event = on_event;
   job->user_data = user_data;
   job->clip_fd = -1;
   g_mutex_init (&job->lock);
+  if (settings->timeout)
+    job->deadline = g_get_monotonic_time () +
+        (gint64) settings->timeout * G_USEC_PER_SEC;
+  return job;
+}
 
+static void on_retry (const gchar * what, guint attempt, const GError * error,
+    gdouble delay, gpointer user_data);
+
+/* The HTTP client, made when the first request is due: a clip played from
+ * the cache never pays for it (GIO loads its proxy modules then). */
+static void
+ensure_client (GstKlingo1Job * job)
+{
+  GstKlingo1HttpConfig http;
+
+  if (job->client)
+    return;
+  gst_klingo1_http_config_init (&http);
   http.user_agent = job->settings.user_agent;
   http.proxy_uri = job->settings.proxy;
   http.ca_file = job->settings.ca_file;
   http.io_timeout = job->settings.io_timeout;
   job->client = gst_klingo1_client_new_full (job->settings.api_url,
       job->settings.api_key, job->settings.files_url, &http);
-  if (settings->timeout)
-    job->deadline = g_get_monotonic_time () +
-        (gint64) settings->timeout * G_USEC_PER_SEC;
   gst_klingo1_client_set_retry_deadline (job->client, job->deadline);
-  return job;
+  gst_klingo1_client_set_retry_notify (job->client, on_retry, job);
 }
 
 void
@@ -401,6 +414,8 @@ wait_for_task (GstKlingo1Job * job, GstKlingo1Task * created, GError ** error)
   };
   gint64 first_seen = g_get_monotonic_time (), prev_poll = 0;
 
+  if (created && gst_klingo1_task_status_is_final (created->status))
+    created = NULL;             /* nothing to wait for: read it at once */
   if (created) {
     in.estimated_time = created->estimated_time;
     in.progress = created->progress;
@@ -769,6 +784,7 @@ run (GstKlingo1Job * job, GError ** error)
     }
   }
 
+  ensure_client (job);
   if (job->task_id == NULL) {
     if (job->settings.task_id) {
       job->task_id = g_strdup (job->settings.task_id);
@@ -830,7 +846,6 @@ gst_klingo1_job_run (GstKlingo1Job * job, GCancellable * cancellable,
   /* the deadline cuts whatever request is in flight, a trickle included */
   wd = gst_klingo1_watchdog_new (cancellable, job->deadline, 0);
   job->cancellable = gst_klingo1_watchdog_get_cancellable (wd);
-  gst_klingo1_client_set_retry_notify (job->client, on_retry, job);
   ok = run (job, error);
   if (!ok && gst_klingo1_watchdog_get_reason (wd) ==
       GST_KLINGO1_WATCHDOG_DEADLINE
