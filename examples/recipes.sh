@@ -97,8 +97,9 @@ recipe_side_by_side () {
 # concat plays its inputs one after the other; both must have the same raw
 # format, so each is scaled and its rate fixed first. klingo1src starts
 # generating at once, while the existing clip plays. Its branch decodes with
-# qtdemux ! h264parse ! avdec_h264 rather than decodebin: with decodebin there,
-# gst-launch-1.0 (1.22) sometimes never sees the EOS (see NEWS).
+# qtdemux ! h264parse ! avdec_h264 rather than decodebin: a decodebin that
+# prerolls late in a concat branch sometimes keeps gst-launch-1.0 (1.22) from
+# ever seeing the EOS, whatever its source (see NEWS).
 recipe_after () {
   local clip raw=video/x-raw,format=I420,width=320,height=180,framerate=24/1,pixel-aspect-ratio=1/1
   clip="$(existing_clip)"
