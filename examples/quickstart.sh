@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Offline quickstart: installs what is missing, builds, starts the bundled
 # Kling O1 emulator on loopback, generates a clip from a bundled image, and
 # writes quickstart.mp4 in the current directory.
