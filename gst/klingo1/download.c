@@ -921,6 +921,16 @@ fetcher_thread (gpointer data)
           FALSE, failures++, err, -1, dl->stop, &final);
       g_mutex_lock (&dl->lock);
       if (!again) {
+        if (dl->deadline && !g_error_matches (final, G_IO_ERROR,
+                G_IO_ERROR_CANCELLED)
+            && gst_klingo1_client_error_is_retryable (err, FALSE)) {
+          /* it would have been tried again, but not before the deadline */
+          GError *timeout = g_error_new (GST_KLINGO1_ERROR,
+              GST_KLINGO1_ERROR_TIMEOUT, "timeout: the download did not "
+              "finish in time (last: %s)", err->message);
+          g_clear_error (&final);
+          final = timeout;
+        }
         if (dl->state == GST_KLINGO1_DOWNLOAD_RUNNING)
           fail_locked (dl, final ? final : g_error_copy (err));
         else

@@ -395,9 +395,13 @@ on_retry (const gchar * what, guint attempt, const GError * error,
    * outage */
   if (attempt < 2)
     return;
-  text = g_strdup_printf ("The API is unreachable (%s: %s); retrying in "
-      "%.0f s until the timeout. The task goes on at the API", what,
-      error->message, delay);
+  if (job->task_id && g_str_has_prefix (what, "GET /v1/tasks"))
+    text = g_strdup_printf ("The API is unreachable (%s: %s); retrying in "
+        "%.0f s until the timeout. Task %s goes on at the API", what,
+        error->message, delay, job->task_id);
+  else
+    text = g_strdup_printf ("%s failed (%s); retrying in %.0f s until the "
+        "timeout", what, error->message, delay);
   emit_text (job, GST_KLINGO1_JOB_EVENT_WARNING, text);
 }
 
