@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "gstklingo1provenance.h"
+#include "mp4check.h"
 #include "gstklingo1src.h"
 
 #define MAX_TOP_LEVEL_BOXES 1024
@@ -99,11 +100,11 @@ gst_klingo1_provenance_find_payload (GstKlingo1ProvenanceReadFunc read_func,
 
     if (got < 8)
       return FALSE;
-    box_size = GST_READ_UINT32_BE (header);
+    box_size = gst_klingo1_read_be32 (header);
     if (box_size == 1) {        /* 64-bit size follows the type */
       if (got < 16)
         return FALSE;
-      box_size = GST_READ_UINT64_BE (header + 8);
+      box_size = gst_klingo1_read_be64 (header + 8);
       header_size = 16;
     } else if (box_size == 0) { /* up to the end of the file */
       box_size = size - offset;
@@ -115,7 +116,7 @@ gst_klingo1_provenance_find_payload (GstKlingo1ProvenanceReadFunc read_func,
     if (box_size > size - offset)
       box_size = size - offset;
 
-    if (GST_READ_UINT32_LE (header + 4) == GST_MAKE_FOURCC ('m', 'd', 'a', 't')) {
+    if (memcmp (header + 4, "mdat", 4) == 0) {
       *payload_start = offset + header_size;
       *payload_end = offset + box_size;
       return TRUE;

@@ -92,14 +92,14 @@ gst_klingo1_mp4_sniff (const guint8 * data, gsize len)
   if (data == NULL || len < 8)
     return FALSE;
 
-  size = GST_READ_UINT32_BE (data);
-  type = GST_READ_UINT32_BE (data + 4);
+  size = gst_klingo1_read_be32 (data);
+  type = gst_klingo1_read_be32 (data + 4);
   if (!is_top_level_type (type))
     return FALSE;
 
   if (size == 1) {
     /* without the 64-bit size at hand, the type has to do */
-    return len < 16 || GST_READ_UINT64_BE (data + 8) >= 16;
+    return len < 16 || gst_klingo1_read_be64 (data + 8) >= 16;
   }
   if (size != 0 && size < 8)
     return FALSE;
@@ -234,10 +234,10 @@ read_box (int fd, guint64 offset, guint64 end, const gchar * container,
   }
 
   box->offset = offset;
-  box->type = GST_READ_UINT32_BE (head + 4);
+  box->type = gst_klingo1_read_be32 (head + 4);
   memcpy (box->name, head + 4, 4);
   box->name[4] = '\0';
-  size32 = GST_READ_UINT32_BE (head);
+  size32 = gst_klingo1_read_be32 (head);
 
   if (size32 == 1) {
     if (avail < 16) {
@@ -248,7 +248,7 @@ read_box (int fd, guint64 offset, guint64 end, const gchar * container,
       return FALSE;
     }
     box->header = 16;
-    box->size = GST_READ_UINT64_BE (head + 8);
+    box->size = gst_klingo1_read_be64 (head + 8);
     if (box->size < 16) {
       g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
           "the %s box at offset %" G_GUINT64_FORMAT " has an invalid 64-bit "
@@ -425,14 +425,14 @@ read_full_box_duration (int fd, const Box * box, guint32 * timescale,
     goto too_short;
 
   if (timescale != NULL) {
-    *timescale = GST_READ_UINT32_BE (buf + at);
+    *timescale = gst_klingo1_read_be32 (buf + at);
     at += 4;
   }
   if (version == 1) {
-    *duration = GST_READ_UINT64_BE (buf + at);
+    *duration = gst_klingo1_read_be64 (buf + at);
     *known = *duration != G_MAXUINT64;
   } else {
-    *duration = GST_READ_UINT32_BE (buf + at);
+    *duration = gst_klingo1_read_be32 (buf + at);
     *known = *duration != G_MAXUINT32;
   }
   /* a fragmented file's mvhd says 0: the fragments carry the samples */

@@ -3,10 +3,35 @@
  */
 #pragma once
 
+#include <string.h>
 #include <glib.h>
 #include <gio/gio.h>
 
 G_BEGIN_DECLS
+
+/* Big-endian reads at any address. GStreamer's GST_READ_UINT32_BE and
+ * friends load through a guint32 / guint64 pointer on x86, which is
+ * undefined behaviour at an address that is not a multiple of the size (a
+ * box header in the middle of a buffer, a version 1 mvhd's 64-bit duration
+ * at offset 4): UBSan reports it, and a compiler may assume alignment.
+ * memcpy () is a single load all the same. */
+static inline guint32
+gst_klingo1_read_be32 (const guint8 * p)
+{
+  guint32 v;
+
+  memcpy (&v, p, sizeof (v));
+  return GUINT32_FROM_BE (v);
+}
+
+static inline guint64
+gst_klingo1_read_be64 (const guint8 * p)
+{
+  guint64 v;
+
+  memcpy (&v, p, sizeof (v));
+  return GUINT64_FROM_BE (v);
+}
 
 /* TRUE if @data, the first @len bytes of a file, look like an MP4 or
  * QuickTime file: a first box of a known top-level type (ftyp, styp, moov,
