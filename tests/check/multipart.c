@@ -282,7 +282,8 @@ make_content (gsize size, const guint8 * head, gsize head_len)
     x ^= x << 5;
     data[i] = (guint8) x;
   }
-  if (head != NULL)
+  /* g_malloc (0) is NULL: memcpy () must not see it, even for 0 bytes */
+  if (head != NULL && size > 0)
     memcpy (data, head, MIN (head_len, size));
   if (size > 100)
     memcpy (data + 50, "\r\n--\r\n--", 8);
@@ -543,6 +544,17 @@ GST_START_TEST (test_upload_see_other)
 
 GST_END_TEST;
 
+/* AddressSanitizer keeps freed blocks in quarantine (256 MB) and the test
+ * server's 1 MB chunks of the body with them: peak RSS then measures ASan,
+ * not the upload. */
+#if defined(__SANITIZE_ADDRESS__)
+#define KLINGO1_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KLINGO1_UNDER_ASAN 1
+#endif
+#endif
+
 static glong
 peak_rss_kib (void)
 {
@@ -587,8 +599,10 @@ GST_START_TEST (test_upload_100mb_memory)
 
   /* the old body was the whole file in memory (and then some) */
   GST_INFO ("peak RSS grew by %ld KiB", after - before);
+#ifndef KLINGO1_UNDER_ASAN
   fail_unless (after - before < 32 * 1024, "peak RSS grew by %ld KiB",
       after - before);
+#endif
 
   /* what arrived, byte for byte: the part headers (their layout is checked
    * by libsoup's parser in the tests above), the file, the closing
