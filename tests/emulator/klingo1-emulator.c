@@ -2479,5 +2479,13 @@ main (int argc, char **argv)
     fflush (NULL);
     _exit (0);
   }
+  /* Nothing runs any more: what main () owns goes, so that a leak checker
+   * at exit reports only real leaks. */
+  g_main_loop_unref (emu.loop);
+  g_free (emu.base_url);
+  g_free (emu.tmpdir);
+  g_free (emu.key);
+  g_free (emu.static_dir);
+  g_free (emu.result_file);
   return 0;
 }
