@@ -554,6 +554,15 @@ GST_END_TEST;
 #define KLINGO1_UNDER_ASAN 1
 #endif
 #endif
+/* Valgrind's own bookkeeping grows the peak RSS as much. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 static glong
 peak_rss_kib (void)
@@ -600,8 +609,9 @@ GST_START_TEST (test_upload_100mb_memory)
   /* the old body was the whole file in memory (and then some) */
   GST_INFO ("peak RSS grew by %ld KiB", after - before);
 #ifndef KLINGO1_UNDER_ASAN
-  fail_unless (after - before < 32 * 1024, "peak RSS grew by %ld KiB",
-      after - before);
+  if (!RUNNING_ON_VALGRIND)
+    fail_unless (after - before < 32 * 1024, "peak RSS grew by %ld KiB",
+        after - before);
 #endif
 
   /* what arrived, byte for byte: the part headers (their layout is checked
