@@ -59,9 +59,9 @@ export PATH="$shims:$PATH"
 reports="$build/sanitize-reports"
 rm -rf "$reports"
 mkdir -p "$reports"
-# intercept_tls_get_addr=0: GCC 12's LeakSanitizer reads a garbage dynamic
-# TLS block of a thread that made a TLS connection (glibc 2.36 changed the
-# layout it assumes) and its tracer dies ("Tracer caught signal 11", in
+# intercept_tls_get_addr=0: GCC 12's LeakSanitizer takes a bogus address
+# (0x5000019e9) for a dynamic TLS block of a thread that made a TLS
+# connection, and its tracer dies reading it ("Tracer caught signal 11", in
 # check-session's test_ca_file); the dynamic linker's allocations stand in
 # for dynamic TLS as roots instead (use_ld_allocations, the default).
 export ASAN_OPTIONS="detect_leaks=$leaks:intercept_tls_get_addr=0:fast_unwind_on_malloc=0:malloc_context_size=40:log_path=$reports/asan:log_exe_name=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
