@@ -84,4 +84,10 @@ gboolean      gst_klingo1_client_retry_wait (GstKlingo1Client * client,
                                              GCancellable * cancellable,
                                              GError ** error);
 
+/* Content-Range of a response: "bytes START-END/TOTAL" or "bytes * /TOTAL";
+ * -1 for what is absent or unreadable. */
+void          gst_klingo1_client_parse_content_range (SoupMessage * msg,
+                                                      goffset * start,
+                                                      goffset * total);
+
 G_END_DECLS

@@ -1308,8 +1308,9 @@ truncate_file (const gchar * path, GError ** error)
 }
 
 /* Content-Range: bytes START-END/TOTAL or bytes * /TOTAL; -1 when unknown */
-static void
-parse_content_range (SoupMessage * msg, goffset * start, goffset * total)
+void
+gst_klingo1_client_parse_content_range (SoupMessage * msg, goffset * start,
+    goffset * total)
 {
   const gchar *value =
       soup_message_headers_get_one (soup_message_get_response_headers (msg),
@@ -1447,7 +1448,7 @@ download_attempt (GstKlingo1Client * client, gpointer data,
         soup_message_headers_get_content_length (headers) : -1;
 
     if (status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE && have > 0) {
-      parse_content_range (msg, &start, &total);
+      gst_klingo1_client_parse_content_range (msg, &start, &total);
       g_input_stream_close (stream, NULL, NULL);
       if (total == have) {
         /* the previous run got it all but did not get to say so */
@@ -1466,7 +1467,7 @@ download_attempt (GstKlingo1Client * client, gpointer data,
     }
 
     if (status == SOUP_STATUS_PARTIAL_CONTENT && have > 0) {
-      parse_content_range (msg, &start, &total);
+      gst_klingo1_client_parse_content_range (msg, &start, &total);
       if (start != have) {
         g_input_stream_close (stream, NULL, NULL);
         if (!truncate_file (call->dest_path, error))

@@ -477,33 +477,6 @@ set_total_locked (GstKlingo1Download * dl, guint64 total, GError ** error)
 
 /* ---- one transfer ---------------------------------------------------------- */
 
-/* Content-Range: bytes START-END/TOTAL (or bytes * /TOTAL for a 416) */
-static void
-parse_content_range (SoupMessage * msg, gint64 * start, gint64 * total)
-{
-  const gchar *v =
-      soup_message_headers_get_one (soup_message_get_response_headers (msg),
-      "Content-Range");
-  const gchar *slash;
-
-  *start = -1;
-  *total = -1;
-  if (v == NULL)
-    return;
-  while (g_ascii_isspace (*v))
-    v++;
-  if (g_ascii_strncasecmp (v, "bytes", 5) != 0)
-    return;
-  v += 5;
-  while (g_ascii_isspace (*v))
-    v++;
-  if (g_ascii_isdigit (*v))
-    *start = g_ascii_strtoll (v, NULL, 10);
-  slash = strchr (v, '/');
-  if (slash != NULL && g_ascii_isdigit (slash[1]))
-    *total = g_ascii_strtoll (slash + 1, NULL, 10);
-}
-
 /* The error for a request cut by the watchdog, or the error as it came. */
 static GError *
 transfer_error (GstKlingo1Download * dl, GstKlingo1Watchdog * wd,
@@ -626,7 +599,7 @@ fetch_once (GstKlingo1Download * dl, Fetcher * f, gboolean * progressed,
       g_mutex_unlock (&dl->lock);
     }
   } else if (status == SOUP_STATUS_PARTIAL_CONTENT) {
-    parse_content_range (msg, &cr_start, &cr_total);
+    gst_klingo1_client_parse_content_range (msg, &cr_start, &cr_total);
     if (cr_start < 0) {
       g_set_error (error, GST_KLINGO1_ERROR, GST_KLINGO1_ERROR_PROTOCOL,
           "206 answer without a Content-Range");
@@ -643,7 +616,7 @@ fetch_once (GstKlingo1Download * dl, Fetcher * f, gboolean * progressed,
       g_mutex_unlock (&dl->lock);
     }
   } else if (status == SOUP_STATUS_REQUESTED_RANGE_NOT_SATISFIABLE) {
-    parse_content_range (msg, &cr_start, &cr_total);
+    gst_klingo1_client_parse_content_range (msg, &cr_start, &cr_total);
     g_input_stream_close (stream, NULL, NULL);
     g_mutex_lock (&dl->lock);
     if (cr_total >= 0 && (guint64) cr_total <= start) {
